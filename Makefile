@@ -1,0 +1,37 @@
+# lrbench: every target creates and uses its own virtual environment (.venv).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format ci-grid bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## the main job: the bundled quick-start sweep
+	$(VENV)/bin/lrbench sweep
+
+test: $(STAMP)  ## the test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lrbench tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff format --check lrbench tests $(wildcard benchmarks)
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix lrbench tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff format lrbench tests $(wildcard benchmarks)
+
+ci-grid: $(STAMP)  ## the small CI grid, with a Markdown summary
+	$(VENV)/bin/lrbench sweep configs/ci.yaml --out results/ci --no-resume --format markdown
+
+bench: $(STAMP)  ## performance benchmark (see BENCHMARKS.md); pip install torch==2.13.0 for the PyTorch column
+	$(PY) benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

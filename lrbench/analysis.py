@@ -1,0 +1,521 @@
+"""What a sweep's results say: run outcomes, seed aggregates, best learning rate, sensitivity.
+
+A *run* is one :class:`RunResult`. A *cell* is all seeds of one (task, optimizer + params,
+schedule + params, lr). A *row* is all lrs of one (task, optimizer + params, schedule + params):
+a learning-rate sensitivity curve. Data in, data out (plain dicts, numpy only); the report
+renders them. The ``row`` entry of every dict is a hashable grouping key (see :func:`row_key`);
+show ``task``, ``optimizer``, ``schedule`` and ``row_label`` instead.
+
+A run's ``status`` is decided in this order:
+
+- ``diverged``: the engine stopped it (non-finite loss, or above ``divergence_factor`` x initial).
+- ``unstable``: its full-batch training loss spiked or oscillated (:func:`classify_unstable`).
+- ``slow``: stable, but far from its row's best at a smaller lr (:func:`mark_slow`).
+- ``ok``: otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lrbench.errors import ConfigError
+from lrbench.spec import RunResult, RunSpec
+
+#: Metric name -> direction ("min": lower is better, "max": higher is better).
+METRICS = {
+    "final_val_loss": "min",
+    "best_val_loss": "min",
+    "final_train_loss": "min",
+    "final_val_accuracy": "max",
+    "best_val_accuracy": "max",
+    "steps_to_target": "min",
+}
+#: The value at step 0 each metric starts from (used by :func:`mark_slow`).
+INITIAL = {
+    "final_val_loss": "initial_val_loss",
+    "best_val_loss": "initial_val_loss",
+    "final_train_loss": "initial_train_loss",
+    "final_val_accuracy": "initial_val_accuracy",
+    "best_val_accuracy": "initial_val_accuracy",
+}
+STATUSES = ("ok", "slow", "unstable", "diverged")  # from best to worst
+
+SPIKE_RATIO = 1.5  # unstable: loss > 1.5 x its running minimum ...
+NOISE_REL = 1e-3  # ... and rises by more than 0.1 % of the initial loss (the noise floor)
+NOISE_ABS = 1e-10  # noise floor when the initial loss is ~0
+OSC_REL = 0.2  # oscillation: a move counts if > 20 % of the lower of its two points
+OSC_MIN_REVERSALS = 3  # ... and the counted moves change direction at least 3 times
+SLOW_REL = 0.25  # slow: left more than 25 % of the initial-to-best gap unclosed
+TOL_REL = 0.05  # sensitivity band, "min" metrics: within max(5 % of |best|, TOL_ABS)
+TOL_ABS = 1e-3
+ACC_TOL_ABS = 0.01  # sensitivity band, accuracies: within 1 percentage point
+R_MAX = 4.0  # performance profile: ratios at or above 4 x the fastest earn nothing
+
+# Two-sided 95 % Student t quantiles t_{0.975}(df), df = 1..30, from a standard t table (e.g. the
+# NIST/SEMATECH e-Handbook of Statistical Methods, section 1.3.6.7.2), four decimals.
+_T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+         2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+         2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)  # fmt: skip
+_Z975 = 1.959963984540054  # standard normal 0.975 quantile
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (scipy: ``t.ppf(.975, df)``).
+
+    A table for df <= 30; beyond, the Cornish-Fisher expansion in 1/df around the normal quantile
+    z (Abramowitz & Stegun 26.7.5, three terms), accurate to better than 1e-5 there.
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z, n = _Z975, float(df)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    return z + g1 / n + g2 / n**2 + g3 / n**3
+
+
+def direction(metric: str) -> str:
+    """``"min"`` or ``"max"`` for a metric name of :data:`METRICS`."""
+    if metric not in METRICS:
+        raise ConfigError("analysis.metric", metric, "one of " + ", ".join(METRICS))
+    return METRICS[metric]
+
+
+# ---------------------------------------------------------------- rows and labels
+def row_key(spec: RunSpec) -> Hashable:
+    """``(task, (optimizer, params), (schedule, params))``: what every lr of a row shares."""
+    return (
+        spec.task,
+        (spec.optimizer, spec.optimizer_params),
+        (spec.schedule, spec.schedule_params),
+    )
+
+
+def registry_defaults(*registries: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{name: {param: default}}`` from registries of :class:`lrbench.params.Entry`."""
+    return {n: {p.name: p.default for p in e.params} for reg in registries for n, e in reg.items()}
+
+
+def part_label(
+    name: str, params: Iterable[tuple[str, Any]], defaults: Mapping | None = None
+) -> str:
+    """``name(k=v, ...)`` listing only params that differ from ``defaults[name]``.
+
+    With ``defaults=None``, or a name missing from it, every given param is listed. Tuples show as
+    lists: ``adam(betas=[0.9, 0.99])``; no params left: just ``adam``.
+    """
+    dflt = (defaults or {}).get(name)
+    shown = [(k, v) for k, v in params if dflt is None or k not in dflt or _differs(v, dflt[k])]
+    if not shown:
+        return name
+    return f"{name}(" + ", ".join(f"{k}={_show(v)}" for k, v in shown) + ")"
+
+
+def row_label(spec: RunSpec, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """``"adam(betas=[0.9, 0.99]) / cosine(warmup=0.05)"`` (see :func:`part_label`)."""
+    opt = part_label(spec.optimizer, spec.optimizer_params, defaults)
+    return f"{opt} / {part_label(spec.schedule, spec.schedule_params, defaults)}"
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b, strict=True))
+    return a != b
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "null" if v is None else str(v)
+
+
+# ---------------------------------------------------------------- one run
+def classify_unstable(eval_loss: np.ndarray) -> bool:
+    """Whether a loss curve (full-batch training loss at the evaluation points) is unstable.
+
+    Non-finite points are dropped; fewer than two points are stable. With ``x_0..x_n`` the curve,
+    ``floor = max(NOISE_REL * |x_0|, NOISE_ABS)`` and ``m_i = min(x_0..x_{i-1})``, it is unstable if
+
+    - **spike**: some ``x_i > SPIKE_RATIO * m_i`` (1.5) and ``x_i - m_i > floor``; or
+    - **oscillation**: keeping only the moves ``d_i = x_{i+1} - x_i`` with
+      ``|d_i| > max(OSC_REL * min(|x_i|, |x_{i+1}|), floor)`` (20 %), their sign changes at least
+      ``OSC_MIN_REVERSALS`` (3) times: down-up-down-up, at least two marked rises.
+
+    The floor ignores floating-point wiggles near convergence (a loss of 1e-12 doubling is not a
+    spike). Losses are taken to be >= 0 (cross-entropy, squared error). A minibatch loss is noisy
+    by design, so :func:`run_metrics` judges the full-batch training loss.
+    """
+    x = np.asarray(eval_loss, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return False
+    floor = max(NOISE_REL * abs(x[0]), NOISE_ABS)
+    run_min = np.minimum.accumulate(x)[:-1]
+    rise = x[1:] - run_min
+    if np.any((x[1:] > SPIKE_RATIO * run_min) & (rise > floor)):
+        return True
+    d = np.diff(x)
+    scale = np.minimum(np.abs(x[:-1]), np.abs(x[1:]))
+    moves = np.sign(d[np.abs(d) > np.maximum(OSC_REL * scale, floor)])
+    return int(np.count_nonzero(moves[1:] != moves[:-1])) >= OSC_MIN_REVERSALS
+
+
+def run_metrics(
+    result: RunResult,
+    target_loss: float | None = None,
+    defaults: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One run's outcome and metrics (status is ``diverged``, ``unstable`` or ``ok`` here).
+
+    ``initial_*`` are at step 0; ``final_*`` at the last evaluation point (NaN for a diverged run,
+    which has no final state); ``best_val_loss``/``best_step``/``best_val_accuracy`` over the
+    finite evaluation points (for a diverged run: before it diverged). ``steps_to_target`` is the
+    first evaluation step with val loss <= ``target_loss``; ``None`` if never reached, if the run
+    diverged (a diverged run counts as a miss) or if ``target_loss`` is ``None``.
+    Accuracies are NaN for regression.
+    """
+    s = result.spec
+    diverged = result.status == "diverged"
+    step = np.asarray(result.eval_step)
+    tr = np.asarray(result.eval_train_loss, dtype=float)
+    va = np.asarray(result.eval_val_loss, dtype=float)
+    acc = np.asarray(result.eval_val_accuracy, dtype=float)
+    status = "diverged" if diverged else "unstable" if classify_unstable(tr) else "ok"
+    ok_va, ok_acc = np.isfinite(va), np.isfinite(acc)
+    best_i = int(np.argmin(np.where(ok_va, va, np.inf))) if ok_va.any() else None
+    reached = None
+    if target_loss is not None and not diverged:
+        hits = np.flatnonzero(va <= target_loss)
+        reached = int(step[hits[0]]) if hits.size else None
+    return {
+        "run_id": s.run_id,
+        "row": row_key(s),
+        "task": s.task.label,
+        "optimizer": part_label(s.optimizer, s.optimizer_params, defaults),
+        "schedule": part_label(s.schedule, s.schedule_params, defaults),
+        "row_label": row_label(s, defaults),
+        "lr": s.lr,
+        "seed": s.seed,
+        "status": status,
+        "steps_done": result.steps_done,
+        "diverged_at": result.diverged_at,
+        "initial_train_loss": _at(tr, 0),
+        "initial_val_loss": _at(va, 0),
+        "initial_val_accuracy": _at(acc, 0),
+        "final_train_loss": math.nan if diverged else _at(tr, -1),
+        "final_val_loss": math.nan if diverged else _at(va, -1),
+        "final_val_accuracy": math.nan if diverged else _at(acc, -1),
+        "best_val_loss": math.nan if best_i is None else float(va[best_i]),
+        "best_step": None if best_i is None else int(step[best_i]),
+        "best_val_accuracy": float(acc[ok_acc].max()) if ok_acc.any() else math.nan,
+        "steps_to_target": reached,
+        "wall_s": result.wall_s,
+    }
+
+
+#: Columns of ``runs.csv`` (every :func:`run_metrics` key except the grouping key ``row``).
+RUN_COLUMNS = (
+    "run_id", "task", "optimizer", "schedule", "lr", "seed", "status", "steps_done",
+    "diverged_at", "initial_train_loss", "initial_val_loss", "initial_val_accuracy",
+    "final_train_loss", "final_val_loss", "final_val_accuracy", "best_val_loss", "best_step",
+    "best_val_accuracy", "steps_to_target", "wall_s",
+)  # fmt: skip
+
+
+def _at(a: np.ndarray, i: int) -> float:
+    return float(a[i]) if a.size else math.nan
+
+
+def mark_slow(rows_metrics: list[dict[str, Any]], metric: str = "final_val_loss") -> None:
+    """Turn ``ok`` into ``slow`` (in place) for stable runs that fell far short at too small an lr.
+
+    Runs are compared within a row and a seed (same task, optimizer, schedule and seed: common
+    initialisation and batch order, so a paired comparison), among its ``ok``/``slow`` runs only.
+    With ``best`` the best ``metric`` there (reached at lr ``lr_best``, the smallest on ties), and
+    ``initial`` the run's value at step 0 (:data:`INITIAL`), a run is slow if ``lr < lr_best`` and
+    it closed less than ``1 - SLOW_REL`` (75 %) of the gap the best run closed: for a "min" metric
+    ``m - best > SLOW_REL * (initial - best)`` (mirrored for "max").
+
+    Only smaller lrs: too small an lr makes slow progress, while too large an lr shows up as
+    ``unstable`` or ``diverged`` (the LR-range-test reading); a larger lr that ends worse but
+    stable stays ``ok``. Calling it again recomputes from scratch.
+    """
+    if metric not in INITIAL:
+        raise ConfigError("analysis.metric", metric, "one of " + ", ".join(INITIAL))
+    sign = 1.0 if direction(metric) == "min" else -1.0
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for m in rows_metrics:
+        if m["status"] == "slow":
+            m["status"] = "ok"
+        if m["status"] == "ok":
+            groups.setdefault((m["row"], m["seed"]), []).append(m)
+    for runs in groups.values():
+        scored = [(sign * m[metric], m["lr"], m) for m in runs if math.isfinite(m[metric])]
+        if not scored:
+            continue
+        _, lr_best, best_run = min(scored, key=lambda x: (x[0], x[1]))
+        best = best_run[metric]
+        for _, lr, m in scored:
+            total = sign * (m[INITIAL[metric]] - best)
+            if lr < lr_best and total > 0 and sign * (m[metric] - best) > SLOW_REL * total:
+                m["status"] = "slow"
+
+
+# ---------------------------------------------------------------- cells (seeds aggregated)
+def aggregate_cells(metrics: list[dict[str, Any]], metric: str = "final_val_loss") -> list[dict]:
+    """One dict per cell, rows in order of first appearance, lrs ascending.
+
+    The statistics are over the cell's non-diverged seeds with a finite value (``n_used``):
+    ``mean``, ``std`` (ddof=1; 0 for one value), ``ci95`` = t975(n-1) * std / sqrt(n) (the
+    half-width of the Student t 95 % interval; NaN for one value), ``median``, ``min``, ``max``.
+    For ``steps_to_target`` every seed is used and a miss (or a diverged seed) is +inf, so one
+    miss makes ``mean`` inf (std, ci95 NaN) and ``median`` is AlgoPerf's statistic.
+    ``score`` ranks cells: the median for ``steps_to_target``, the mean otherwise.
+
+    ``status``: ``diverged`` when every seed diverged (then the statistics are NaN); otherwise the
+    worst status of the other seeds (ok < slow < unstable). ``partial_diverged`` flags a cell where
+    some, not all, seeds diverged: its statistics cover the rest. ``statuses`` counts each status.
+    """
+    direction(metric)
+    rows: dict[Hashable, dict[float, list[dict[str, Any]]]] = {}
+    for m in metrics:
+        rows.setdefault(m["row"], {}).setdefault(m["lr"], []).append(m)
+    cells = []
+    for row, by_lr in rows.items():
+        for lr in sorted(by_lr):
+            runs = by_lr[lr]
+            counts = {s: sum(r["status"] == s for r in runs) for s in STATUSES}
+            live = [r["status"] for r in runs if r["status"] != "diverged"]
+            if metric == "steps_to_target":
+                vals = [math.inf if v is None else float(v) for v in _values(runs, metric, True)]
+            else:
+                vals = [v for v in _values(runs, metric, False) if math.isfinite(v)]
+            stats = _stats(np.array(vals, dtype=float))
+            stats["score"] = stats["median" if metric == "steps_to_target" else "mean"]
+            first = runs[0]
+            cells.append({
+                "row": row, "task": first["task"], "optimizer": first["optimizer"],
+                "schedule": first["schedule"], "row_label": first["row_label"], "lr": lr,
+                "metric": metric, "n_seeds": len(runs), "n_used": len(vals),
+                "n_finite": sum(math.isfinite(v) for v in vals),
+                "n_diverged": counts["diverged"], "statuses": counts,
+                "status": max(live, key=STATUSES.index) if live else "diverged",
+                "partial_diverged": 0 < counts["diverged"] < len(runs),
+                **stats,
+            })  # fmt: skip
+    return cells
+
+
+def _values(runs: list[dict[str, Any]], metric: str, with_diverged: bool) -> list[Any]:
+    return [None if r["status"] == "diverged" else r[metric]
+            for r in runs if with_diverged or r["status"] != "diverged"]  # fmt: skip
+
+
+def _stats(v: np.ndarray) -> dict[str, float]:
+    n = v.size
+    if n == 0:
+        return dict.fromkeys(("mean", "std", "ci95", "median", "min", "max"), math.nan)
+    out = {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
+    if not np.isfinite(v).all():
+        return {**out, "mean": math.inf, "std": math.nan, "ci95": math.nan}
+    std = float(np.std(v, ddof=1)) if n > 1 else 0.0
+    ci = t975(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
+    return {**out, "mean": float(np.mean(v)), "std": std, "ci95": ci}
+
+
+# ---------------------------------------------------------------- rows: best lr, sensitivity
+def tolerance(best: float, metric: str) -> float:
+    """How far from the best a cell's score may be and still count as good.
+
+    "min" metrics (losses, steps): ``max(TOL_REL * |best|, TOL_ABS)`` = max(5 % of it, 1e-3);
+    accuracies: ``ACC_TOL_ABS`` = 0.01 (one percentage point).
+    """
+    if direction(metric) == "max":
+        return ACC_TOL_ABS
+    return max(TOL_REL * abs(best), TOL_ABS)
+
+
+def best_per_row(cells: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Per row: the best lr, its statistics, and how sensitive the row is to the lr.
+
+    Eligible cells have a finite ``score`` (:func:`aggregate_cells`) and no diverged seed; only
+    when no cell qualifies are cells with diverged seeds considered (``fallback`` true). The best
+    is the eligible cell with the lowest score (highest for accuracies), the smaller lr on ties;
+    ``best_lr`` is ``None`` when nothing is eligible (every cell diverged, or missed the target).
+
+    Sensitivity: a cell is ``within`` tolerance if eligible and its score is at most
+    ``best + tolerance(best)`` (at least ``best - tolerance`` for accuracies): ``n_within`` counts
+    them (``within_lrs`` lists them). The band ``[band_lo, band_hi]`` is the contiguous run of
+    within-tolerance grid points around the best; ``band_points`` counts them, ``band_decades`` =
+    log10(hi / lo) and ``band_x3`` = log(hi / lo) / log(3) measure its width (the 3x grid is not
+    log-uniform, so widths are computed from the lrs, not from point counts).
+    ``edge`` is ``"low"``/``"high"`` when the best lr is the smallest/largest of the row's grid
+    (diverged cells included), ``"both"`` for a one-point grid, else ``None``: extend the grid.
+    ``separated`` is whether the 95 % intervals of the best and the runner-up are disjoint
+    (``None`` without intervals, e.g. one seed).
+    """
+    sign = 1.0 if direction(metric) == "min" else -1.0
+    rows: dict[Hashable, list[dict[str, Any]]] = {}
+    for c in cells:
+        rows.setdefault(c["row"], []).append(c)
+    out = []
+    for row, row_cells in rows.items():
+        row_cells = sorted(row_cells, key=lambda c: c["lr"])
+        finite = [c for c in row_cells if math.isfinite(c["score"])]
+        eligible = [c for c in finite if c["n_diverged"] == 0] or finite
+        first = row_cells[0]
+        res: dict[str, Any] = {
+            "row": row, "task": first["task"], "optimizer": first["optimizer"],
+            "schedule": first["schedule"], "row_label": first["row_label"], "metric": metric,
+            "direction": METRICS[metric], "n_lrs": len(row_cells),
+            "fallback": bool(eligible) and eligible[0]["n_diverged"] > 0,
+        }  # fmt: skip
+        if not eligible:
+            res.update(dict.fromkeys(_BEST_KEYS), n_within=0, within_lrs=[], band_points=0)
+            out.append(res)
+            continue
+        ranked = sorted(eligible, key=lambda c: (sign * c["score"], c["lr"]))
+        best = ranked[0]
+        tol = tolerance(best["score"], metric)
+        ok = {id(c) for c in eligible if sign * (c["score"] - best["score"]) <= tol}
+        i = next(k for k, c in enumerate(row_cells) if c is best)
+        lo = hi = i
+        while lo > 0 and id(row_cells[lo - 1]) in ok:
+            lo -= 1
+        while hi < len(row_cells) - 1 and id(row_cells[hi + 1]) in ok:
+            hi += 1
+        band_lo, band_hi = row_cells[lo]["lr"], row_cells[hi]["lr"]
+        ratio = band_hi / band_lo
+        edges = ["low"] * (i == 0) + ["high"] * (i == len(row_cells) - 1)
+        runner = ranked[1] if len(ranked) > 1 else None
+        res.update({
+            "best_lr": best["lr"], "best_score": best["score"], "best_mean": best["mean"],
+            "best_std": best["std"], "best_ci95": best["ci95"], "best_n": best["n_used"],
+            "best_status": best["status"], "tolerance": tol,
+            "n_within": len(ok), "within_lrs": [c["lr"] for c in row_cells if id(c) in ok],
+            "band_lo": band_lo, "band_hi": band_hi, "band_points": hi - lo + 1,
+            "band_decades": math.log10(ratio), "band_x3": math.log(ratio) / math.log(3),
+            "edge": {0: None, 1: edges[0] if edges else None, 2: "both"}[len(edges)],
+            "runner_up_lr": runner["lr"] if runner else None,
+            "separated": _separated(best, runner),
+        })  # fmt: skip
+        out.append(res)
+    return out
+
+
+_BEST_KEYS = (
+    "best_lr", "best_score", "best_mean", "best_std", "best_ci95", "best_n", "best_status",
+    "tolerance", "band_lo", "band_hi", "band_decades", "band_x3", "edge", "runner_up_lr",
+    "separated",
+)  # fmt: skip
+
+
+def _separated(a: dict[str, Any], b: dict[str, Any] | None) -> bool | None:
+    if b is None or not (math.isfinite(a["ci95"]) and math.isfinite(b["ci95"])):
+        return None
+    return abs(a["mean"] - b["mean"]) > a["ci95"] + b["ci95"]
+
+
+#: Columns of ``summary.csv`` (:func:`summary_rows`).
+SUMMARY_COLUMNS = (
+    "task", "optimizer", "schedule", "lr", "metric", "n_seeds", "n_used", "n_diverged", "n_ok",
+    "n_slow", "n_unstable", "status", "partial_diverged", "mean", "std", "ci95", "median", "min",
+    "max", "is_best", "within_tolerance",
+)  # fmt: skip
+
+
+def summary_rows(cells: list[dict[str, Any]], best: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flat dicts for ``summary.csv``, one per cell, with :data:`SUMMARY_COLUMNS`."""
+    by_row = {b["row"]: b for b in best}
+    out = []
+    for c in cells:
+        b = by_row.get(c["row"], {})
+        row = {k: c[k] for k in SUMMARY_COLUMNS if k in c}
+        row.update({f"n_{s}": c["statuses"][s] for s in ("ok", "slow", "unstable")})
+        row["is_best"] = b.get("best_lr") == c["lr"]
+        row["within_tolerance"] = c["lr"] in b.get("within_lrs", ())
+        out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------- across tasks
+def performance_profile(
+    times: Mapping[str, Mapping[Hashable, float | None]], r_max: float = R_MAX
+) -> dict[str, dict[str, Any]]:
+    """AlgoPerf's performance-profile score of each submission (e.g. an optimizer / schedule).
+
+    ``times[s][w]`` is submission ``s``'s time (steps) to target on task ``w``; ``None``, inf or
+    absent is a miss. Ratio ``r = t / min_s t`` per task (a miss is inf); ``rho(tau)`` is the
+    fraction of tasks with ``r <= tau``; the score integrates it over ``[1, r_max]`` divided by
+    ``r_max - 1``, in closed form ``sum_w max(0, r_max - r) / (n_tasks * (r_max - 1))``.
+    Returns ``{s: {"ratios": {w: r}, "score": B}}``.
+    """
+    tasks = list(dict.fromkeys(w for per in times.values() for w in per))
+
+    def t_of(s: str, w: Hashable) -> float:
+        t = times[s].get(w)
+        return math.inf if t is None else float(t)
+
+    out = {}
+    fastest = {w: min(t_of(s, w) for s in times) for w in tasks}
+    for s in times:
+        ratios = {w: _ratio(t_of(s, w), fastest[w]) for w in tasks}
+        gain = sum(max(0.0, r_max - r) for r in ratios.values())
+        out[s] = {
+            "ratios": ratios,
+            "score": gain / (len(tasks) * (r_max - 1)) if tasks else math.nan,
+        }
+    return out
+
+
+def _ratio(t: float, fastest: float) -> float:
+    if math.isinf(t):
+        return math.inf
+    if t == fastest:
+        return 1.0
+    return t / fastest if fastest > 0 else math.inf
+
+
+def profile_times(best: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """``{optimizer / schedule: {task: best steps_to_target}}`` from :func:`best_per_row` rows."""
+    out: dict[str, dict[str, float | None]] = {}
+    for b in best:
+        if b["metric"] != "steps_to_target":
+            raise ValueError("profile_times needs best_per_row(..., 'steps_to_target')")
+        out.setdefault(b["row_label"], {})[b["task"]] = b["best_score"]
+    return out
+
+
+@dataclass
+class Analysis:
+    """Everything :func:`analyze` derives from a sweep's results."""
+
+    metric: str
+    runs: list[dict[str, Any]]
+    cells: list[dict[str, Any]]
+    best: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+
+
+def analyze(
+    results: Iterable[RunResult],
+    metric: str = "final_val_loss",
+    target_loss: float | None = None,
+    defaults: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Analysis:
+    """Run metrics, slow marks (by ``metric``, or final val loss for steps), cells, best lrs."""
+    direction(metric)
+    runs = [run_metrics(r, target_loss, defaults) for r in results]
+    mark_slow(runs, metric if metric in INITIAL else "final_val_loss")
+    cells = aggregate_cells(runs, metric)
+    best = best_per_row(cells, metric)
+    return Analysis(metric, runs, cells, best, summary_rows(cells, best))

@@ -1,0 +1,258 @@
+"""The ``lrbench`` command line. The only module that prints or exits.
+
+Results and tables go to stdout; progress and diagnostics to stderr. Bad input (a config, a
+flag, a file) is one line on stderr and exit code 2; an interrupted sweep exits 130 with its
+finished runs kept; a bug in lrbench keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from lrbench.errors import LrbenchError
+
+app = typer.Typer(
+    name="lrbench",
+    help="Which learning rate, schedule and optimizer, and how sensitive is the answer?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_BAD_INPUT = 2
+EXIT_EXPECTATIONS = 1
+EXIT_INTERRUPTED = 130
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class ScheduleFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+
+
+def _stdout() -> Console:
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = 200  # logs and pipes: do not squeeze wide tables to 80 columns
+    return console
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad input: one line on stderr, exit 2. Ctrl-C: exit 130."""
+    try:
+        yield
+    except LrbenchError as exc:
+        _stderr().print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        _stderr().print("interrupted: finished runs are kept; run the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+SetOpt = Annotated[
+    list[str] | None,  # noqa: UP007 - typer needs Optional here on 3.10
+    typer.Option(
+        "--set", "-s", help="Override a config value: key.path=value (YAML value). Repeatable."
+    ),
+]
+
+
+@app.command()
+def sweep(
+    configs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Config file(s); default: the bundled quick start.", show_default=False
+        ),
+    ] = None,  # noqa: UP007
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results folder (default results/<name>).")
+    ] = None,  # noqa: UP007
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
+    ] = None,  # noqa: UP007
+    set_: SetOpt = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")
+    ] = Format.table,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
+    ] = False,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Write PNG plots to <out>/plots.")
+    ] = True,
+) -> None:
+    """Train the grid of a config and report which learning rates worked."""
+    from lrbench import sweep as sweep_mod
+    from lrbench.config import load_config
+    from lrbench.executor import default_jobs
+
+    with user_errors():
+        config = load_config(configs or None, set_ or ())
+        n_jobs = jobs or default_jobs()
+        err = _stderr()
+        progress = None if quiet else _progress_printer(err)
+        outcome = sweep_mod.run(
+            config,
+            out=out,
+            jobs=n_jobs,
+            resume=not no_resume,
+            on_event=progress.event if progress else None,
+            argv=sys.argv,
+            plots=plots,
+        )
+        if progress:
+            progress.close()
+    from lrbench import report
+
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(report.summary_json(outcome), indent=2) + "\n")
+    elif fmt is Format.markdown:
+        sys.stdout.write(report.markdown(outcome))
+    else:
+        console = _stdout()
+        for renderable in report.tables(outcome):
+            console.print(renderable)
+    if not quiet and fmt is not Format.table:
+        _stderr().print(f"results: {outcome.out_dir}")
+
+
+def _progress_printer(console: Console):
+    from lrbench.progress import SweepProgress
+
+    return SweepProgress(console)
+
+
+@app.command()
+def validate(
+    config: Annotated[Path, typer.Argument(help="Config file to check.")],
+    set_: SetOpt = None,
+) -> None:
+    """Check a config; print the grid size and the lockstep groups."""
+    from lrbench import report
+    from lrbench.config import load_config
+    from lrbench.executor import make_groups
+
+    with user_errors():
+        cfg = load_config([config], set_ or ())
+        specs = cfg.specs()
+        groups = make_groups(specs)
+    _stdout().print(report.validate_table(cfg, specs, groups))
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the example config.")] = Path(
+        "lrbench.yaml"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example config to start from."""
+    from lrbench.config import example_config
+
+    with user_errors():
+        if path.exists() and not force:
+            raise LrbenchError(f"{path} exists; use --force to overwrite it")
+        path.write_text(example_config())
+    _stderr().print(f"wrote {path}; run it with: lrbench sweep {path}")
+
+
+class Family(str, Enum):
+    all = "all"
+    optimizers = "optimizers"
+    schedules = "schedules"
+    models = "models"
+    datasets = "datasets"
+
+
+@app.command("list")
+def list_(
+    family: Annotated[Family, typer.Argument(help="Which registry to show.")] = Family.all,
+) -> None:
+    """Optimizers, schedules, models and datasets, with parameters and defaults."""
+    from lrbench import report
+
+    console = _stdout()
+    for table in report.registry_tables(family.value):
+        console.print(table)
+
+
+@app.command()
+def schedule(
+    name: Annotated[str, typer.Argument(help="Schedule name (see lrbench list schedules).")],
+    steps: Annotated[int, typer.Option("--steps", "-n", min=1, help="Run length in steps.")] = 100,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Base (or peak) learning rate.")] = 0.1,
+    set_: SetOpt = None,
+    fmt: Annotated[
+        ScheduleFormat, typer.Option("--format", "-f", help="table or csv (step,lr rows).")
+    ] = ScheduleFormat.table,
+) -> None:
+    """Print the learning rate at every step of a schedule."""
+    import yaml
+
+    from lrbench import schedules
+
+    with user_errors():
+        given = {}
+        for item in set_ or ():
+            if "=" not in item:
+                raise LrbenchError(f"--set {item!r}: expected key=value, e.g. warmup=0.1")
+            k, v = item.split("=", 1)
+            given[k.strip()] = yaml.safe_load(v)
+        params = schedules.resolve_schedule(name, given, name)
+        if schedules.is_stateful(name):
+            raise LrbenchError(
+                f"{name} depends on the validation loss; it has no fixed table (before any reduction it is the warmup then the base lr)"
+            )
+        table = schedules.lr_table(name, params, lr, steps)
+        moms = schedules.momentum_table(name, params, steps)
+    if fmt is ScheduleFormat.csv:
+        head = "step,lr,momentum" if moms is not None else "step,lr"
+        lines = [head]
+        for t, v in enumerate(table):
+            lines.append(f"{t},{float(v)!r}" + (f",{float(moms[t])!r}" if moms is not None else ""))
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from lrbench import report
+
+    _stdout().print(report.schedule_table(name, params, lr, table, moms))
+
+
+from lrbench.cli_findlr import find_lr  # noqa: E402
+
+app.command("find-lr")(find_lr)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if os.environ.get("NO_COLOR"):
+        os.environ.setdefault("TERM", "dumb")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

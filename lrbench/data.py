@@ -1,0 +1,519 @@
+"""Datasets: scikit-learn's bundled sets, synthetic generators and CSV files; split; standardise.
+
+Every dataset is split with scikit-learn's
+``train_test_split(X, y, test_size=test_size, stratify=y, random_state=data_seed)``
+(``stratify=None`` for regression) and its features are standardised with the training split's
+mean and population standard deviation, as ``StandardScaler`` does (a constant column is scaled
+by 1). The data seed is shared by every training seed, so training seeds vary only the
+initialisation and the batch order. Regression targets are left as they are.
+
+scikit-learn is imported inside the functions that need it: importing this module stays cheap, so
+``lrbench --help`` and resumed sweeps never pay its ~1 s import. Loaded data is cached per process
+and its arrays are read-only, so a sweep that trains one task many times loads it once.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrbench.errors import ConfigError
+from lrbench.params import Entry, Param, did_you_mean, lookup, resolve
+
+TASKS = ("classification", "regression")
+DTYPES = ("float64", "float32")
+MISSING = ("nan", "na", "n/a", "null", "none", "?")
+
+
+@dataclass(frozen=True, eq=False)
+class Data:
+    """A standardised train/validation split. ``n_classes`` is 0 for regression.
+
+    Arrays are read-only (they are shared through the cache). ``X_*`` are C-contiguous in the
+    requested dtype; ``y_*`` are int64 labels ``0..n_classes-1`` or regression targets in the dtype.
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    n_classes: int
+    feature_names: tuple[str, ...]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+
+def _n_samples() -> Param:
+    return Param("n_samples", 500, "int", "number of samples before the split", low=10)
+
+
+_SEED = Param("seed", 0, "int", "random_state of the generator", low=0, high=2**32 - 1)
+
+DATASETS: dict[str, Entry] = {
+    "iris": Entry("iris", "scikit-learn load_iris: 150 x 4, 3 classes"),
+    "wine": Entry("wine", "scikit-learn load_wine: 178 x 13, 3 classes"),
+    "breast_cancer": Entry("breast_cancer", "scikit-learn load_breast_cancer: 569 x 30, 2 classes"),
+    "digits": Entry("digits", "scikit-learn load_digits: 1797 x 64 (8x8 images), 10 classes"),
+    "classification": Entry(
+        "classification",
+        "make_classification (2 redundant features, 2 clusters a class, sklearn's defaults)",
+        (
+            _n_samples(),
+            Param("n_features", 20, "int", "number of features", low=4),
+            Param("n_informative", 5, "int", "informative features, <= n_features - 2", low=1),
+            Param("n_classes", 2, "int", "number of classes (<= 2**n_informative / 2)", low=2),
+            Param("class_sep", 1.0, "float", "class cluster spacing", low=0, low_open=True),
+            Param("flip_y", 0.01, "float", "fraction of labels assigned at random", low=0, high=1),
+            _SEED,
+        ),
+    ),
+    "moons": Entry(
+        "moons",
+        "make_moons: two interleaving half circles, 2 features, 2 classes",
+        (_n_samples(), Param("noise", 0.2, "float", "std of Gaussian noise", low=0), _SEED),
+    ),
+    "circles": Entry(
+        "circles",
+        "make_circles: a circle inside a circle, 2 features, 2 classes",
+        (
+            _n_samples(),
+            Param("noise", 0.1, "float", "std of Gaussian noise", low=0),
+            Param("factor", 0.5, "float", "inner / outer radius", low=0, high=1, high_open=True),
+            _SEED,
+        ),
+    ),
+    "blobs": Entry(
+        "blobs",
+        "make_blobs: isotropic Gaussian clusters, one class each",
+        (
+            _n_samples(),
+            Param("n_features", 2, "int", "number of features", low=1),
+            Param("centers", 3, "int", "number of clusters (= classes)", low=2),
+            Param("cluster_std", 1.0, "float", "std of each cluster", low=0, low_open=True),
+            _SEED,
+        ),
+    ),
+    "regression": Entry(
+        "regression",
+        "make_regression: a random linear model plus Gaussian noise (for the linear model)",
+        (
+            _n_samples(),
+            Param("n_features", 10, "int", "number of features", low=1),
+            Param("n_informative", 10, "int", "features with a weight, <= n_features", low=1),
+            Param("noise", 1.0, "float", "std of the Gaussian noise on y", low=0),
+            _SEED,
+        ),
+    ),
+}
+
+_KIND = {name: ("regression" if name == "regression" else "classification") for name in DATASETS}
+
+
+def _is_csv(name: object) -> bool:
+    return isinstance(name, str) and name.endswith(".csv")
+
+
+def dataset_kind(name: str) -> str:
+    """``"classification"``, ``"regression"`` or ``"csv"`` (either; the model decides)."""
+    if _is_csv(name):
+        return "csv"
+    lookup(DATASETS, name, "dataset", "dataset (or a path ending in .csv)")
+    return _KIND[name]
+
+
+def resolve_dataset(name: str, given: Mapping[str, Any] | None, path: str) -> dict[str, Any]:
+    """Validated dataset parameters with defaults filled in (a CSV file takes none).
+
+    ``path`` is the config path of the task (``tasks[0]``); messages name ``{path}.{key}``.
+    """
+    if _is_csv(name):
+        if not os.path.isfile(name):
+            raise ConfigError(f"{path}.dataset", name, "an existing CSV file")
+        return resolve((), given, path)
+    entry = lookup(DATASETS, name, f"{path}.dataset", "dataset (or a path ending in .csv)")
+    p = resolve(entry.params, given, path)
+    if "n_informative" in p and "n_informative" not in (given or {}):
+        # an unset n_informative follows a smaller n_features (the resolved value is recorded)
+        room = p["n_features"] - (2 if name == "classification" else 0)
+        p["n_informative"] = min(p["n_informative"], room)
+    if name == "classification":
+        if p["n_informative"] + 2 > p["n_features"]:
+            raise ConfigError(
+                f"{path}.n_informative",
+                p["n_informative"],
+                f"at most n_features - 2 = {p['n_features'] - 2} (2 features are redundant)",
+            )
+        if 2 * p["n_classes"] > 2 ** p["n_informative"]:
+            raise ConfigError(
+                f"{path}.n_classes",
+                p["n_classes"],
+                f"at most 2**n_informative / 2 = {2 ** p['n_informative'] // 2} (2 clusters a class)",
+            )
+    if name == "regression" and p["n_informative"] > p["n_features"]:
+        raise ConfigError(
+            f"{path}.n_informative", p["n_informative"], f"at most n_features = {p['n_features']}"
+        )
+    return p
+
+
+def load_data(
+    name: str,
+    params: Mapping[str, Any] | None,
+    *,
+    task: str,
+    target: str | None,
+    test_size: float = 0.2,
+    data_seed: int = 0,
+    dtype: str = "float64",
+) -> Data:
+    """Load, split and standardise a dataset for a ``"classification"`` or ``"regression"`` model.
+
+    Cached per process on the resolved arguments (and a CSV file's size and modification time);
+    the returned arrays are read-only.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if dtype not in DTYPES:
+        raise ConfigError("dtype", dtype, "float64 or float32")
+    kind = dataset_kind(name)
+    if kind == "csv":
+        if not isinstance(target, str):
+            raise ConfigError("target", target, "the name of the CSV column to predict")
+    else:
+        if kind != task:
+            others = ", ".join(n for n in DATASETS if _KIND[n] == task)
+            raise ConfigError(
+                "dataset", name, f"a {task} dataset for this model: {others} or a CSV file"
+            )
+        if target is not None:
+            raise ConfigError("target", target, "no target (only CSV datasets take one)")
+    resolved = resolve_dataset(name, params, "dataset")
+    stamp = None
+    if kind == "csv":
+        st = os.stat(name)
+        stamp = (os.path.abspath(name), st.st_size, st.st_mtime_ns)
+    return _load(
+        name, tuple(resolved.items()), task, target, float(test_size), int(data_seed), dtype, stamp
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _load(
+    name: str,
+    items: tuple[tuple[str, Any], ...],
+    task: str,
+    target: str | None,
+    test_size: float,
+    data_seed: int,
+    dtype: str,
+    stamp: object,
+) -> Data:
+    key = (name, items, task, target, test_size, data_seed, stamp)
+    arrays = _disk_cache_get(key)
+    if arrays is None:
+        arrays = _split_standardised(name, dict(items), task, target, test_size, data_seed)
+        _disk_cache_put(key, arrays)
+    X_tr, X_va, y_tr, y_va, n_classes, names = arrays
+    y_type = np.int64 if task == "classification" else dtype
+
+    def frozen(a: np.ndarray, t: Any) -> np.ndarray:
+        a = np.ascontiguousarray(a, dtype=t)
+        a.flags.writeable = False
+        return a
+
+    return Data(
+        name=name,
+        X_train=frozen(X_tr, dtype),
+        y_train=frozen(y_tr, y_type),
+        X_val=frozen(X_va, dtype),
+        y_val=frozen(y_va, y_type),
+        n_classes=n_classes,
+        feature_names=names,
+    )
+
+
+def _split_standardised(
+    name: str,
+    params: dict[str, Any],
+    task: str,
+    target: str | None,
+    test_size: float,
+    data_seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, tuple[str, ...]]:
+    """Generate or read, split and standardise (float64): what the disk cache stores."""
+    from sklearn.model_selection import train_test_split
+
+    if _is_csv(name):
+        X, y, names = read_csv(name, target or "", task)
+    else:
+        X, y, names = _generate(name, params)
+    n_classes = 0
+    if task == "classification":
+        classes, y = np.unique(y, return_inverse=True)
+        n_classes = len(classes)
+    try:
+        X_tr, X_va, y_tr, y_va = train_test_split(
+            X,
+            y,
+            test_size=test_size,
+            stratify=y if task == "classification" else None,
+            random_state=data_seed,
+        )
+    except ValueError as err:
+        raise ConfigError(
+            "test_size", test_size, "a split that leaves data in both parts", str(err)
+        ) from None
+    mean, scale = standardiser(X_tr)
+    X_tr = (np.asarray(X_tr, dtype=np.float64) - mean) / scale
+    X_va = (np.asarray(X_va, dtype=np.float64) - mean) / scale
+    return X_tr, X_va, np.asarray(y_tr), np.asarray(y_va), n_classes, tuple(names)
+
+
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path | None:
+    """Where prepared splits are kept between runs: ``$LRBENCH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/lrbench`` or ``~/.cache/lrbench``; ``LRBENCH_CACHE_DIR=off`` disables it.
+
+    Preparing a bundled dataset imports scikit-learn (about a second); a cached split is a
+    small ``.npz`` read in milliseconds. The key covers everything the split depends on (the
+    dataset and its parameters, the CSV file's path, size and modification time, test size,
+    data seed, the scikit-learn version), and the arrays are the same bits either way.
+    """
+    env = os.environ.get("LRBENCH_CACHE_DIR")
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "0", "none") else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lrbench"
+
+
+def _cache_path(key: tuple) -> Path | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        from importlib.metadata import version
+
+        skl = version("scikit-learn")
+    except Exception:  # noqa: BLE001 - no metadata: do not cache
+        return None
+    text = repr((CACHE_FORMAT, skl, np.__version__.split(".")[0], key))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+    return folder / f"split-{digest}.npz"
+
+
+def _disk_cache_get(key: tuple):
+    path = _cache_path(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return (
+                z["X_tr"],
+                z["X_va"],
+                z["y_tr"],
+                z["y_va"],
+                int(z["n_classes"]),
+                tuple(str(x) for x in z["names"]),
+            )
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _disk_cache_put(key: tuple, arrays) -> None:
+    path = _cache_path(key)
+    if path is None:
+        return
+    X_tr, X_va, y_tr, y_va, n_classes, names = arrays
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                X_tr=X_tr,
+                X_va=X_va,
+                y_tr=y_tr,
+                y_va=y_va,
+                n_classes=n_classes,
+                names=np.array(names, dtype=str),
+            )
+        os.replace(tmp, path)
+    except OSError:  # a read-only home: work without the cache
+        return
+
+
+def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, scale)`` of the columns of ``X``, as ``StandardScaler`` computes them.
+
+    ``scale`` is the population standard deviation, except 1 for a column whose variance is
+    within the round-off bound of a constant column, ``var <= n*eps*var + (n*mean*eps)**2``
+    (Chan, Golub and LeVeque's error bound for the two-pass variance; scikit-learn's test).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    mean = X.mean(axis=0)
+    var = X.var(axis=0)
+    eps = np.finfo(np.float64).eps
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    scale = np.sqrt(var)
+    scale[constant] = 1.0
+    return mean, scale
+
+
+def _generate(name: str, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    import sklearn.datasets as skd
+
+    bundled = {
+        "iris": skd.load_iris,
+        "wine": skd.load_wine,
+        "breast_cancer": skd.load_breast_cancer,
+        "digits": skd.load_digits,
+    }
+    if name in bundled:
+        bunch = bundled[name]()
+        return bunch.data, bunch.target, tuple(str(f) for f in bunch.feature_names)
+    n, seed = p["n_samples"], p["seed"]
+    if name == "classification":
+        X, y = skd.make_classification(
+            n_samples=n,
+            n_features=p["n_features"],
+            n_informative=p["n_informative"],
+            n_classes=p["n_classes"],
+            class_sep=p["class_sep"],
+            flip_y=p["flip_y"],
+            random_state=seed,
+        )
+    elif name == "moons":
+        X, y = skd.make_moons(n_samples=n, noise=p["noise"], random_state=seed)
+    elif name == "circles":
+        X, y = skd.make_circles(
+            n_samples=n, noise=p["noise"], factor=p["factor"], random_state=seed
+        )
+    elif name == "blobs":
+        X, y = skd.make_blobs(
+            n_samples=n,
+            n_features=p["n_features"],
+            centers=p["centers"],
+            cluster_std=p["cluster_std"],
+            random_state=seed,
+        )
+    elif name == "regression":
+        X, y = skd.make_regression(
+            n_samples=n,
+            n_features=p["n_features"],
+            n_informative=p["n_informative"],
+            noise=p["noise"],
+            random_state=seed,
+        )
+    else:  # pragma: no cover - the registry and this function must list the same names
+        raise AssertionError(f"no generator for dataset {name!r}")
+    return X, y, tuple(f"x{i}" for i in range(X.shape[1]))
+
+
+def read_csv(path: str, target: str, task: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Features (float64), target and feature names of a CSV file with a header row.
+
+    Every column except ``target`` is a feature and must hold finite numbers; an empty cell, a
+    non-number or ``nan``/``inf`` is a :class:`ConfigError` naming the column and the data row
+    (row 1 is the first line after the header). Blank lines are skipped. For regression the
+    target must be numeric (float64); for classification it is returned as text and numbers,
+    which ``load_data`` encodes as ``0..C-1`` in sorted order (numeric order when every label is
+    a number, else text order).
+    """
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise ConfigError(path, "an empty file", "a CSV file with a header row")
+        names = [h.strip() for h in header]
+        if target not in names:
+            raise ConfigError(
+                "target",
+                target,
+                f"a column of {path}: {', '.join(names)}",
+                did_you_mean(target, names),
+            )
+        if len(set(names)) != len(names):
+            dupes = sorted({h for h in names if names.count(h) > 1})
+            raise ConfigError(path, f"repeated column names {dupes}", "unique column names")
+        rows, lines = [], []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(names):
+                where = f"{path}: row {len(rows) + 1} (line {reader.line_num})"
+                raise ConfigError(
+                    where, f"{len(row)} fields", f"{len(names)} fields, like the header"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    j = names.index(target)
+    feats = [i for i in range(len(names)) if i != j]
+    if not feats:
+        raise ConfigError(path, "only the target column", "at least one feature column")
+    if len(rows) < 2:
+        raise ConfigError(path, f"{len(rows)} data rows", "at least 2 data rows")
+    cells = np.array(rows, dtype=str)
+    X = _numbers(cells[:, feats], [names[i] for i in feats], path, lines)
+    if task == "regression":
+        y = _numbers(cells[:, [j]], [target], path, lines)[:, 0]
+        return X, y, tuple(names[i] for i in feats)
+    labels = np.char.strip(cells[:, j])
+    empty = np.flatnonzero(labels == "")
+    if empty.size:
+        r = int(empty[0])
+        raise ConfigError(
+            _where(path, target, r, lines), "", "a class label (missing values are not supported)"
+        )
+    try:
+        y = labels.astype(np.float64)
+    except ValueError:
+        y = labels
+    if len(np.unique(y)) < 2:
+        raise ConfigError("target", target, "a column with at least 2 classes")
+    return X, y, tuple(names[i] for i in feats)
+
+
+def _where(path: str, column: str, r: int, lines: list[int]) -> str:
+    return f"{path}: column {column!r}, row {r + 1} (line {lines[r]})"
+
+
+def _numbers(cells: np.ndarray, columns: list[str], path: str, lines: list[int]) -> np.ndarray:
+    """``cells`` (strings) as finite float64, or a ConfigError at the first bad cell (row order)."""
+    try:
+        out = np.char.strip(cells).astype(np.float64)
+    except ValueError:
+        out = None
+    if out is not None and np.isfinite(out).all():
+        return out
+    out = np.empty(cells.shape, dtype=np.float64)
+    for r in range(cells.shape[0]):
+        for c in range(cells.shape[1]):
+            text = str(cells[r, c]).strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value, allowed = math.nan, "a number"
+            else:
+                allowed = "a finite number"
+            if text == "" or text.lower() in MISSING:
+                allowed = "a number (missing values are not supported)"
+            if not math.isfinite(value):
+                raise ConfigError(_where(path, columns[c], r, lines), text, allowed)
+            out[r, c] = value
+    return out

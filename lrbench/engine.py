@@ -1,0 +1,308 @@
+"""The lockstep training engine: K configurations of one group trained as one stack.
+
+A group shares its data, model shape, batch size, number of steps, dtype and optimizer rule
+(see :func:`group_key`). Each configuration keeps its own learning-rate schedule, numeric
+hyperparameters, initialisation and minibatch order (both from its own seed). Parameters carry a
+leading configuration axis; every product and reduction is per configuration, so a configuration
+gives the same bits alone or in any group.
+
+One step ``t`` (0-based) of the loop, for the configurations still running:
+
+1. at an evaluation point (``t == 0``, every ``eval_every`` steps): full training loss,
+   validation loss and accuracy; a plateau schedule observes the validation loss;
+2. forward and backward pass on each configuration's minibatch: the minibatch loss logged for
+   step ``t`` is this one, computed before the update;
+3. divergence check: a non-finite minibatch loss or one above ``divergence_factor`` times the
+   initial full training loss stops the configuration (status ``diverged``); it is dropped
+   from the stack and its curve ends at step ``t``;
+4. the optimizer update with learning rate ``lr_t`` (and momentum, for ``cycle_momentum``).
+
+After the last step, one more evaluation at ``t == T``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from lrbench import schedules
+from lrbench.data import Data, load_data
+from lrbench.models import Model, model_task
+from lrbench.optimizers import Optimizer
+from lrbench.optimizers import group_key as optimizer_group_key
+from lrbench.spec import RunResult, RunSpec, TaskSpec
+
+Progress = Callable[[int], None]
+
+
+def group_key(spec: RunSpec) -> tuple:
+    """Specs with equal keys can train together in one lockstep group."""
+    params = dict(spec.schedule_params)
+    return (
+        spec.task,
+        spec.train,
+        optimizer_group_key(spec.optimizer, dict(spec.optimizer_params)),
+        bool(params.get("cycle_momentum", False)),
+    )
+
+
+def load_task_data(task: TaskSpec, dtype: str = "float64") -> Data:
+    """The (cached) dataset of a task, in ``dtype``."""
+    return load_data(
+        task.dataset,
+        dict(task.dataset_params),
+        task=model_task(task.model),
+        target=task.target,
+        test_size=task.test_size,
+        data_seed=task.data_seed,
+        dtype=dtype,
+    )
+
+
+def steps_per_epoch(n_train: int, batch_size: int | None) -> int:
+    """``ceil(n / batch_size)``; the last partial batch is kept. Full batch: 1."""
+    if batch_size is None or batch_size >= n_train:
+        return 1
+    return math.ceil(n_train / batch_size)
+
+
+def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for initialisation and minibatch order, from one run seed."""
+    init_ss, batch_ss = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init_ss), np.random.default_rng(batch_ss)
+
+
+class _Batches:
+    """Per-configuration minibatch indices: a fresh permutation per epoch from each run's
+    generator, the last partial batch kept. Full batch: the data in its stored order."""
+
+    def __init__(self, rngs: list[np.random.Generator], n: int, batch_size: int | None) -> None:
+        self.rngs = rngs
+        self.n = n
+        self.full = batch_size is None or batch_size >= n
+        self.batch_size = n if self.full else int(batch_size)
+        self.per_epoch = steps_per_epoch(n, batch_size)
+        self.perms = np.empty((len(rngs), n), dtype=np.intp)
+
+    def indices(self, t: int) -> np.ndarray:
+        j = t % self.per_epoch
+        if j == 0:
+            for k, rng in enumerate(self.rngs):
+                self.perms[k] = rng.permutation(self.n)
+        return self.perms[:, j * self.batch_size : (j + 1) * self.batch_size]
+
+    def keep(self, idx: np.ndarray) -> None:
+        self.rngs = [self.rngs[i] for i in idx]
+        self.perms = self.perms[idx]
+
+
+def train_group(
+    specs: Sequence[RunSpec],
+    data: Data | None = None,
+    *,
+    lr_table: np.ndarray | None = None,
+    probe_idx: np.ndarray | None = None,
+    progress: Progress | None = None,
+) -> list[RunResult]:
+    """Train every spec of one group in lockstep and return one result per spec, in order.
+
+    ``lr_table`` (shape ``(T, K)``) replaces the specs' schedules (the LR range test's ramp).
+    ``probe_idx``: per-configuration training-row indices ``(K, P)`` on which the loss is
+    measured after every update (``extra["probe_loss"]``, length ``steps_done``).
+    ``progress(n)`` is called with the number of steps completed since its last call.
+    """
+    if not specs:
+        return []
+    first = specs[0]
+    key = group_key(first)
+    for s in specs[1:]:
+        if group_key(s) != key:
+            raise ValueError("train_group needs specs of one group")
+    data = load_task_data(first.task, first.train.dtype) if data is None else data
+    train = first.train
+    T = train.steps
+    K = len(specs)
+    dtype = np.dtype(train.dtype)
+    start = time.perf_counter()
+
+    X, y = data.X_train, data.y_train
+    n = X.shape[0]
+    n_out = data.n_classes if data.n_classes else 1
+    model = Model(
+        first.task.model, dict(first.task.model_params), data.n_features, n_out, train.dtype
+    )
+    streams = [seed_streams(s.seed) for s in specs]
+    params = model.init([s[0] for s in streams])
+    batches = _Batches([s[1] for s in streams], n, train.batch_size)
+    per_epoch = batches.per_epoch
+    eval_every = train.eval_every or per_epoch
+    full_X = np.broadcast_to(X, (K, *X.shape)) if batches.full else None
+    full_y = np.broadcast_to(y, (K, *y.shape)) if batches.full else None
+
+    # Learning rates (and cycled momentum) for every step, per configuration.
+    if lr_table is None:
+        lrs = np.empty((T, K))
+        for k, s in enumerate(specs):
+            lrs[:, k] = schedules.lr_table(s.schedule, dict(s.schedule_params), s.lr, T)
+    else:
+        lrs = np.array(lr_table, dtype=np.float64).reshape(T, K)
+    lrs = lrs.astype(dtype)
+    cycle = key[3]
+    moms = None
+    if cycle:
+        moms = np.empty((T, K))
+        for k, s in enumerate(specs):
+            table = schedules.momentum_table(s.schedule, dict(s.schedule_params), T)
+            moms[:, k] = table if table is not None else _own_momentum(s)
+        moms = moms.astype(dtype)
+    plateau_cols = [
+        k for k, s in enumerate(specs) if lr_table is None and schedules.is_stateful(s.schedule)
+    ]
+    tracker = None
+    if plateau_cols:
+        tracker = schedules.PlateauTracker(
+            [dict(specs[k].schedule_params) for k in plateau_cols],
+            np.array([specs[k].lr for k in plateau_cols]),
+            T,
+        )
+    plateau_mask = np.zeros(K, dtype=bool)
+    plateau_mask[plateau_cols] = True
+
+    optimizer = Optimizer(
+        first.optimizer, [dict(s.optimizer_params) for s in specs], params, cycle_momentum=cycle
+    )
+
+    # Records, indexed by original configuration number.
+    log_steps = np.arange(0, T, train.log_every)
+    log_lr = np.full((len(log_steps), K), np.nan)
+    log_loss = np.full((len(log_steps), K), np.nan)
+    eval_steps = sorted(set(range(0, T, eval_every)) | {T})
+    ev_train = np.full((len(eval_steps), K), np.nan)
+    ev_val = np.full((len(eval_steps), K), np.nan)
+    ev_acc = np.full((len(eval_steps), K), np.nan)
+    probe_loss = np.full((T, K), np.nan) if probe_idx is not None else None
+    steps_done = np.full(K, T)
+    diverged_at: list[int | None] = [None] * K
+
+    active = np.arange(K)  # original numbers of the configurations still in the stack
+    threshold = np.full(K, np.inf)
+    eval_pos = 0
+    reported = 0
+
+    def drop(bad: np.ndarray, t: int) -> None:
+        nonlocal active, params, threshold, lrs, moms, plateau_mask, probe_idx, full_X, full_y
+        for k in active[bad]:
+            diverged_at[k] = t
+            steps_done[k] = t
+        keep = np.flatnonzero(~bad)
+        active = active[keep]
+        params = [p[keep] for p in params]
+        optimizer.keep(keep)
+        batches.keep(keep)
+        threshold = threshold[keep]
+        lrs = lrs[:, keep]
+        moms = moms[:, keep] if moms is not None else None
+        if tracker is not None:
+            tracker.keep(np.flatnonzero(~bad[plateau_mask]))
+        plateau_mask = plateau_mask[keep]
+        if probe_idx is not None:
+            probe_idx = probe_idx[keep]
+        if full_X is not None:
+            full_X, full_y = full_X[: len(keep)], full_y[: len(keep)]
+
+    with np.errstate(all="ignore"):
+        for t in range(T + 1):
+            if active.size == 0:
+                break
+            if eval_pos < len(eval_steps) and eval_steps[eval_pos] == t:
+                tr_loss, _ = model.evaluate(params, X, y)
+                va_loss, va_acc = model.evaluate(params, data.X_val, data.y_val)
+                ev_train[eval_pos, active] = tr_loss
+                ev_val[eval_pos, active] = va_loss
+                if va_acc is not None:
+                    ev_acc[eval_pos, active] = va_acc
+                if t == 0:
+                    threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
+                eval_pos += 1
+                bad = ~(np.isfinite(tr_loss) & np.isfinite(va_loss))
+                if tracker is not None and t < T and t > 0:
+                    tracker.observe(va_loss[plateau_mask], t)
+                if bad.any():
+                    drop(bad, t)
+                    if active.size == 0:
+                        break
+            if t == T:
+                break
+
+            if full_X is not None:
+                loss, grads = model.loss_and_grad(params, full_X, full_y)
+            else:
+                idx = batches.indices(t)
+                loss, grads = model.loss_and_grad(params, X[idx], y[idx])
+            lr = lrs[t]
+            if tracker is not None:
+                lr = lr.copy()
+                lr[plateau_mask] = tracker.lr(t)
+            if t % train.log_every == 0:
+                row = t // train.log_every
+                log_loss[row, active] = loss
+                log_lr[row, active] = lr
+            bad = ~np.isfinite(loss) | (loss > threshold)
+            if bad.any():
+                drop(bad, t)
+                if active.size == 0:
+                    break
+                keep = np.flatnonzero(~bad)
+                grads = [g[keep] for g in grads]
+                lr = lr[keep]
+            optimizer.update(params, grads, lr, None if moms is None else moms[t])
+            if probe_idx is not None:
+                p_loss, _ = model.loss_and_grad(params, X[probe_idx], y[probe_idx])
+                probe_loss[t, active] = p_loss
+            if progress is not None and (t + 1) % per_epoch == 0:
+                progress(t + 1 - reported)
+                reported = t + 1
+    if progress is not None and T > reported:
+        progress(T - reported)
+
+    wall = (time.perf_counter() - start) / K
+    results = []
+    for k, s in enumerate(specs):
+        done = int(steps_done[k])
+        n_log = int(np.searchsorted(log_steps, done, side="right"))
+        if diverged_at[k] is None:
+            n_log = int(np.searchsorted(log_steps, done - 1, side="right"))
+        n_eval = int(np.searchsorted(eval_steps, done, side="right"))
+        extra = {}
+        if probe_loss is not None:
+            extra["probe_loss"] = probe_loss[:done, k].copy()
+        results.append(
+            RunResult(
+                spec=s,
+                status="diverged" if diverged_at[k] is not None else "ok",
+                steps_done=done,
+                diverged_at=diverged_at[k],
+                log_step=log_steps[:n_log].copy(),
+                log_lr=log_lr[:n_log, k].copy(),
+                log_loss=log_loss[:n_log, k].copy(),
+                eval_step=np.asarray(eval_steps[:n_eval]),
+                eval_train_loss=ev_train[:n_eval, k].copy(),
+                eval_val_loss=ev_val[:n_eval, k].copy(),
+                eval_val_accuracy=ev_acc[:n_eval, k].copy(),
+                steps_per_epoch=per_epoch,
+                wall_s=wall,
+                extra=extra,
+            )
+        )
+    return results
+
+
+def _own_momentum(spec: RunSpec) -> float:
+    """A configuration's fixed momentum (sgd, rmsprop) or beta1 (Adam family)."""
+    hp = dict(spec.optimizer_params)
+    if "betas" in hp:
+        return float(hp["betas"][0])
+    return float(hp.get("momentum", 0.0))

@@ -1,0 +1,174 @@
+"""What one run is (its resolved spec) and what it produced (its result).
+
+A :class:`RunSpec` fully determines a run: same spec, same bits. Its ``run_id`` is a stable hash
+of the spec's canonical JSON, so results files can be found again on resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Params = tuple[tuple[str, Any], ...]
+
+
+def freeze(params: Mapping[str, Any] | None) -> Params:
+    """A mapping as a hashable tuple of ``(key, value)`` pairs, lists turned into tuples."""
+    if not params:
+        return ()
+    return tuple((k, _freeze_value(v)) for k, v in params.items())
+
+
+def _freeze_value(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze_value(x) for x in v)
+    return v
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """The data and the model: everything a group shares apart from training settings."""
+
+    dataset: str
+    model: str
+    dataset_params: Params = ()
+    model_params: Params = ()
+    target: str | None = None
+    test_size: float = 0.2
+    data_seed: int = 0
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. ``digits/mlp[64]``."""
+        extra = ""
+        mp = dict(self.model_params)
+        if "hidden" in mp:
+            extra = "[" + "-".join(str(h) for h in mp["hidden"]) + "]"
+        name = self.dataset.rsplit("/", 1)[-1]
+        return f"{name}/{self.model}{extra}"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Training settings shared by a group. ``batch_size=None`` means full batch."""
+
+    steps: int
+    batch_size: int | None = 32
+    eval_every: int | None = None  # None: once an epoch
+    log_every: int = 1
+    dtype: str = "float64"
+    divergence_factor: float = 1e3
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run, fully resolved."""
+
+    task: TaskSpec
+    train: TrainSpec
+    optimizer: str
+    optimizer_params: Params
+    schedule: str
+    schedule_params: Params
+    lr: float
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": {
+                "dataset": self.task.dataset,
+                "dataset_params": {k: _jsonable(v) for k, v in self.task.dataset_params},
+                "model": self.task.model,
+                "model_params": {k: _jsonable(v) for k, v in self.task.model_params},
+                "target": self.task.target,
+                "test_size": self.task.test_size,
+                "data_seed": self.task.data_seed,
+            },
+            "train": {
+                "steps": self.train.steps,
+                "batch_size": self.train.batch_size,
+                "eval_every": self.train.eval_every,
+                "log_every": self.train.log_every,
+                "dtype": self.train.dtype,
+                "divergence_factor": self.train.divergence_factor,
+            },
+            "optimizer": self.optimizer,
+            "optimizer_params": {k: _jsonable(v) for k, v in self.optimizer_params},
+            "schedule": self.schedule,
+            "schedule_params": {k: _jsonable(v) for k, v in self.schedule_params},
+            "lr": self.lr,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunSpec:
+        """The inverse of :meth:`to_dict`."""
+        t, tr = d["task"], d["train"]
+        task = TaskSpec(
+            dataset=t["dataset"],
+            model=t["model"],
+            dataset_params=freeze(t["dataset_params"]),
+            model_params=freeze(t["model_params"]),
+            target=t["target"],
+            test_size=t["test_size"],
+            data_seed=t["data_seed"],
+        )
+        return cls(
+            task=task,
+            train=TrainSpec(**tr),
+            optimizer=d["optimizer"],
+            optimizer_params=freeze(d["optimizer_params"]),
+            schedule=d["schedule"],
+            schedule_params=freeze(d["schedule_params"]),
+            lr=d["lr"],
+            seed=d["seed"],
+        )
+
+    @property
+    def run_id(self) -> str:
+        """A stable 12-hex-digit hash of the canonical JSON of the spec."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class RunResult:
+    """What the engine records for one run.
+
+    Logged steps (every ``log_every`` steps): ``log_step[i]`` is the step index ``t`` (number of
+    updates applied before it), ``log_lr[i]`` the learning rate used by update ``t`` and
+    ``log_loss[i]`` the minibatch loss computed in step ``t``'s forward pass, before the update.
+
+    Evaluation points (step 0, every ``eval_every`` steps and the last step): ``eval_step[i]`` is
+    the number of updates applied, ``eval_train_loss`` the full training-set loss there,
+    ``eval_val_loss`` and ``eval_val_accuracy`` (NaN for regression) on the validation split.
+
+    ``status`` is ``ok`` or ``diverged``; ``steps_done`` the number of updates applied;
+    ``diverged_at`` the step where the divergence was detected (or ``None``).
+    """
+
+    spec: RunSpec
+    status: str
+    steps_done: int
+    diverged_at: int | None
+    log_step: np.ndarray
+    log_lr: np.ndarray
+    log_loss: np.ndarray
+    eval_step: np.ndarray
+    eval_train_loss: np.ndarray
+    eval_val_loss: np.ndarray
+    eval_val_accuracy: np.ndarray
+    steps_per_epoch: int
+    wall_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,241 @@
+"""The results folder: one file per finished run, written atomically, and the tables.
+
+Layout of ``results/<name>/``::
+
+    config.yaml      the resolved config (defaults filled in)
+    manifest.json    versions, command line, time, machine, grid size
+    runs/<id>.json   one finished run: spec, status, curves (the resume key is <id>)
+    runs.csv         one row per run
+    curves.csv       one row per run and logged step (tidy long format)
+    summary.csv      one row per cell (task, optimizer, schedule, lr) aggregated over seeds
+
+A run file appears only once complete (temp file + rename), so an interrupted sweep never
+leaves a file that a resume would trust.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrbench.spec import RunResult, RunSpec
+
+FORMAT_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+CURVE_COLUMNS = (
+    "run_id",
+    "step",
+    "epoch",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "val_accuracy",
+    "full_train_loss",
+)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _floats(a: np.ndarray) -> list[float | None]:
+    return [None if not math.isfinite(x) else float(x) for x in np.asarray(a, dtype=float)]
+
+
+def _array(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def result_to_json(result: RunResult) -> dict[str, Any]:
+    """A run file's content. Non-finite numbers are stored as null."""
+    return {
+        "format": FORMAT_VERSION,
+        "run_id": result.spec.run_id,
+        "spec": result.spec.to_dict(),
+        "status": result.status,
+        "steps_done": result.steps_done,
+        "diverged_at": result.diverged_at,
+        "steps_per_epoch": result.steps_per_epoch,
+        "wall_s": result.wall_s,
+        "log": {
+            "step": [int(s) for s in result.log_step],
+            "lr": _floats(result.log_lr),
+            "loss": _floats(result.log_loss),
+        },
+        "eval": {
+            "step": [int(s) for s in result.eval_step],
+            "train_loss": _floats(result.eval_train_loss),
+            "val_loss": _floats(result.eval_val_loss),
+            "val_accuracy": _floats(result.eval_val_accuracy),
+        },
+    }
+
+
+def result_from_json(d: Mapping[str, Any]) -> RunResult:
+    """The inverse of :func:`result_to_json` (non-finite values come back as NaN)."""
+    log, ev = d["log"], d["eval"]
+    return RunResult(
+        spec=RunSpec.from_dict(d["spec"]),
+        status=d["status"],
+        steps_done=d["steps_done"],
+        diverged_at=d["diverged_at"],
+        log_step=np.array(log["step"], dtype=np.int64),
+        log_lr=_array(log["lr"]),
+        log_loss=_array(log["loss"]),
+        eval_step=np.array(ev["step"], dtype=np.int64),
+        eval_train_loss=_array(ev["train_loss"]),
+        eval_val_loss=_array(ev["val_loss"]),
+        eval_val_accuracy=_array(ev["val_accuracy"]),
+        steps_per_epoch=d["steps_per_epoch"],
+        wall_s=d["wall_s"],
+    )
+
+
+class ResultsDir:
+    """A sweep's results folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.runs = self.root / "runs"
+
+    def run_path(self, run_id: str) -> Path:
+        return self.runs / f"{run_id}.json"
+
+    def load(self, spec: RunSpec) -> RunResult | None:
+        """The finished result of ``spec``, or ``None`` (missing, unreadable or another spec)."""
+        path = self.run_path(spec.run_id)
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if d.get("format") != FORMAT_VERSION or d.get("spec") != spec.to_dict():
+            return None
+        return result_from_json(d)
+
+    def save(self, result: RunResult) -> None:
+        atomic_write(self.run_path(result.spec.run_id), json.dumps(result_to_json(result)))
+
+    def clear_runs(self) -> None:
+        """Forget every finished run (``--no-resume``)."""
+        if self.runs.is_dir():
+            for p in self.runs.glob("*.json"):
+                p.unlink()
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.root / name
+        atomic_write(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.root / name
+        atomic_write(path, text)
+        return path
+
+    def write_csv(
+        self, name: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
+    ) -> Path:
+        return self.write_text(name, csv_text(rows, columns))
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, tuple):
+        return list(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def csv_cell(v: Any) -> str:
+    """How one value is written to a CSV: empty for missing or NaN, repr for floats."""
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (float, np.floating)):
+        return "" if math.isnan(v) else repr(float(v))
+    if isinstance(v, (list, tuple)):
+        return json.dumps([_json_default(x) if isinstance(x, np.generic) else x for x in v])
+    return str(v)
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """CSV text with a header; every row is written with exactly ``columns``."""
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([csv_cell(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def curve_rows(result: RunResult) -> list[dict[str, Any]]:
+    """``curves.csv`` rows of one run as dicts (see :func:`curve_lines` for the meaning)."""
+    lines = curve_lines(result)
+    return [dict(zip(CURVE_COLUMNS, line.split(","))) for line in lines]
+
+
+def _cells(a: np.ndarray) -> list[str]:
+    return ["" if x != x else repr(x) for x in np.asarray(a, dtype=float).tolist()]
+
+
+def curve_lines(result: RunResult) -> list[str]:
+    """``curves.csv`` lines of one run: logged steps, with evaluation values at their step.
+
+    ``train_loss`` at step t is the minibatch loss computed in step t's forward pass (before
+    update t); ``val_loss``, ``val_accuracy`` and ``full_train_loss`` are filled at
+    evaluation points, measured after t updates. The last evaluation (after the last update)
+    has a row of its own with an empty ``lr`` and ``train_loss``. Built column by column:
+    a sweep writes hundreds of thousands of these.
+    """
+    rid = result.spec.run_id
+    log_step = np.asarray(result.log_step, dtype=np.int64)
+    ev_step = np.asarray(result.eval_step, dtype=np.int64)
+    steps = np.union1d(log_step, ev_step)
+    n = steps.size
+    lr = np.full(n, np.nan)
+    loss = np.full(n, np.nan)
+    val = np.full(n, np.nan)
+    acc = np.full(n, np.nan)
+    full = np.full(n, np.nan)
+    li = np.searchsorted(steps, log_step)
+    lr[li] = result.log_lr
+    loss[li] = result.log_loss
+    ei = np.searchsorted(steps, ev_step)
+    val[ei] = result.eval_val_loss
+    acc[ei] = result.eval_val_accuracy
+    full[ei] = result.eval_train_loss
+    epoch = _cells(steps / result.steps_per_epoch)
+    cols = zip(
+        [str(s) for s in steps.tolist()],
+        epoch,
+        _cells(lr),
+        _cells(loss),
+        _cells(val),
+        _cells(acc),
+        _cells(full),
+    )
+    return [f"{rid},{a},{b},{c},{d},{e},{f},{g}" for a, b, c, d, e, f, g in cols]

@@ -1,0 +1,408 @@
+"""The numbers of the LR range test: ramp, smoothing, divergence rule, suggestions, seed summary.
+
+Pure numpy, no engine: arrays in, data out (no printing, no files). The spec is
+``reference/lr-finder.md`` §8; where fastai, torch-lr-finder or Lightning differ, the docstring
+says how. A range test records one loss per step ``t = 0..N-1`` at learning rate ``lrs[t]``;
+:func:`detect_divergence` says where the run stops and :func:`suggest` turns the curve into a
+learning rate; :func:`aggregate` summarises one method across seeds in log space.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lrbench.errors import ConfigError
+
+METHODS = ("minimum", "steepest", "valley", "range")
+MODES = ("exp", "linear")
+NON_FINITE = "non-finite loss"
+ROSE = "loss rose above div_factor x best"
+NO_DIVERGENCE = "no divergence in range"
+RANGE_BASE_DIV = 4.0  # Smith: base_lr = max_lr / 3 to / 4
+
+
+def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
+    """The learning rate of each step, ``t = 0..N-1``.
+
+    ``exp``: ``lr_t = start * (end/start)**(t/(N-1))`` (constant ratio); ``linear``:
+    ``lr_t = start + (end-start) * t/(N-1)`` (constant step). ``lr[0] == start`` and
+    ``lr[-1] == end`` exactly. Same ladder as torch-lr-finder's ``ExponentialLR``/``LinearLR``;
+    unlike fastai (never reaches ``end``) and Lightning (first rung doubled).
+    """
+    if mode not in MODES:
+        raise ConfigError("mode", mode, "one of exp, linear")
+    if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 2:
+        raise ConfigError("num_iter", num_iter, "an integer >= 2")
+    start = _number(start_lr, "start_lr", "a finite number > 0", low=0.0)
+    end = _number(end_lr, "end_lr", f"a finite number > start_lr ({start:g})", low=start)
+    frac = np.arange(num_iter, dtype=np.float64) / (num_iter - 1)
+    lrs = start * (end / start) ** frac if mode == "exp" else start + (end - start) * frac
+    lrs[0], lrs[-1] = start, end
+    return lrs
+
+
+def ema(losses: np.ndarray, beta: float) -> np.ndarray:
+    """Causal EMA seeded with the first value: ``s_0 = x_0``, ``s_t = beta*s_{t-1} + (1-beta)*x_t``.
+
+    torch-lr-finder's smoothing with ``smooth_f = 1 - beta`` (no debiasing needed: the seed is a
+    real loss, not 0 as in fastai/Lightning). A non-finite ``x_j`` makes every ``s_t``, ``t >= j``,
+    non-finite.
+    """
+    beta = _number(beta, "smooth_beta", "a number in [0, 1)", low=0.0, high=1.0, low_closed=True)
+    x = _as_1d(losses)
+    out = np.empty_like(x)
+    if x.size:
+        s = float(x[0])
+        out[0] = s
+        keep = 1.0 - beta
+        for t in range(1, x.size):  # Python floats: IEEE results, no numpy overflow warnings
+            s = beta * s + keep * float(x[t])
+            out[t] = s
+    return out
+
+
+def hann_weights(window: int) -> np.ndarray:
+    """Hann weights ``w_k = (1 + cos(pi*k/(h+1)))/2`` for ``k = -h..h``, ``h = window//2``.
+
+    These are the non-zero points of ``np.hanning(window + 2)``: window 5 -> .25 .75 1 .75 .25.
+    """
+    _check_window(window)
+    h = window // 2
+    return 0.5 * (1.0 + np.cos(np.pi * np.arange(-h, h + 1) / (h + 1)))
+
+
+def smooth_centered(losses: np.ndarray, window: int) -> np.ndarray:
+    """Zero-phase Hann-weighted moving average: ``s_i = sum_k w_k x_{i+k} / sum_k w_k``.
+
+    Every output is a symmetric average around its own point, so there is no lag (a causal EMA
+    shifts a dip right, §7). Near the ends the half-width shrinks to ``min(h, i, n-1-i)`` (the
+    end points are unsmoothed) instead of padding or truncating one side: each output stays
+    symmetric, a linear trend is reproduced exactly at every point and a constant exactly.
+    A symmetric dip at least ``h`` points from both ends keeps its argmin; closer to an end the
+    shrunken windows smooth the end side less and the argmin can move towards that end.
+    ``window = 1`` is the identity. Non-finite values spread over their window.
+    """
+    _check_window(window)
+    x = _as_1d(losses)
+    n, h = x.size, window // 2
+    if h == 0 or n < 3:
+        return x.copy()
+    w = hann_weights(window)[h:]  # w_0 .. w_h
+    idx = np.arange(n)
+    reach = np.minimum(idx, n - 1 - idx)
+    acc = np.zeros(n)
+    den = np.full(n, w[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, min(h, (n - 1) // 2) + 1):
+            i = idx[reach >= k]
+            acc[i] += w[k] * (
+                (x[i - k] - x[i]) + (x[i + k] - x[i])
+            )  # differences: exact for constants
+            den[i] += 2.0 * w[k]
+        return x + acc / den
+
+
+def default_window(num_iter: int) -> int:
+    """``max(5, odd(round(0.05 * num_iter)))``; round half up, ``odd(n)`` = n, or n + 1 if even."""
+    if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 2:
+        raise ConfigError("num_iter", num_iter, "an integer >= 2")
+    n = math.floor(0.05 * num_iter + 0.5)
+    return max(5, n if n % 2 else n + 1)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the range test stops. ``stop_step`` is the step whose loss triggered the stop."""
+
+    stopped: bool
+    stop_step: int | None
+    reason: str  # NON_FINITE, ROSE or NO_DIVERGENCE
+
+
+def detect_divergence(
+    losses: np.ndarray,
+    *,
+    beta: float = 0.95,
+    div_factor: float | None = 4.0,
+    loss_floor: float = 0.0,
+    skip_start: int = 10,
+) -> Divergence:
+    """Stop after step ``t`` if ``losses[t]`` is non-finite (any ``t``), or, for ``t >= skip_start``,
+    on the EMA ``s`` (:func:`ema`) with ``best_t = min(s_0..s_t)``:
+
+        (s_t - loss_floor) > div_factor * (best_t - loss_floor)   and   s_t > s_0.
+
+    fastai stops at ``s > 4*best`` (torch-lr-finder ``5*best``): a ratio that misfires on negative
+    losses (fastai #962) and on losses that go to ~0 (any noise is "4x best"), and that never
+    sees a NaN. ``loss_floor`` (a known lower bound of the loss: 0 for log-loss and MSE) fixes the
+    first; ``s_t > s_0`` stops it firing while the loss is still below where it started.
+    ``div_factor=None`` keeps only the non-finite check (``--no-stop-div``). Causal: the result on
+    ``losses[:t+1]`` is the same as on the whole curve whenever it stops at ``t``.
+    """
+    x = _as_1d(losses)
+    _number(beta, "smooth_beta", "a number in [0, 1)", low=0.0, high=1.0, low_closed=True)
+    if div_factor is not None:
+        div_factor = _number(div_factor, "div_factor", "a finite number > 1 (or null)", low=1.0)
+    floor = _number(loss_floor, "loss_floor", "a finite number")
+    skip_start = _count(skip_start, "skip_start")
+    bad = np.flatnonzero(~np.isfinite(x))
+    first_bad = int(bad[0]) if bad.size else x.size
+    if div_factor is not None and first_bad > 0:
+        s = ema(x[:first_bad], beta)
+        best = np.minimum.accumulate(s)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rose = (s - floor > div_factor * (best - floor)) & (s > s[0])
+        rose[:skip_start] = False
+        hits = np.flatnonzero(rose)
+        if hits.size:
+            return Divergence(True, int(hits[0]), ROSE)
+    if first_bad < x.size:
+        return Divergence(True, first_bad, NON_FINITE)
+    return Divergence(False, None, NO_DIVERGENCE)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested learning rate, or ``lr=None`` with the reason.
+
+    ``index`` is the step (into the original arrays) the suggestion is read at; for ``minimum``
+    ``lr = lrs[index] / min_div``. ``range`` fills ``lr = max_lr`` and ``base_lr = max_lr / 4``.
+    ``lower_bound_only``: the run never diverged, so the true minimum may lie beyond ``end_lr``.
+    """
+
+    method: str
+    lr: float | None
+    reason: str = ""
+    lower_bound_only: bool = False
+    base_lr: float | None = None
+    index: int | None = None
+
+
+def usable_length(losses: np.ndarray, stop_step: int | None) -> int:
+    """Number of leading points a suggestion may use: those before ``stop_step`` and before the
+    first non-finite loss."""
+    x = _as_1d(losses)
+    bad = np.flatnonzero(~np.isfinite(x))
+    end = int(bad[0]) if bad.size else x.size
+    if stop_step is not None:
+        if isinstance(stop_step, bool) or not 0 <= stop_step < max(x.size, 1):
+            raise ValueError(f"stop_step {stop_step!r} outside 0..{x.size - 1}")
+        end = min(end, int(stop_step))
+    return end
+
+
+def smooth_usable(losses: np.ndarray, *, stop_step: int | None, window: int) -> np.ndarray:
+    """:func:`smooth_centered` over the usable points (:func:`usable_length`), NaN after them:
+    the curve :func:`suggest` reads (the ``loss_smooth`` column of a curve file)."""
+    x = _as_1d(losses)
+    out = np.full(x.size, np.nan)
+    end = usable_length(x, stop_step)
+    out[:end] = smooth_centered(x[:end], window)
+    return out
+
+
+def suggest(
+    lrs: np.ndarray,
+    losses: np.ndarray,
+    method: str,
+    *,
+    mode: str = "exp",
+    stop_step: int | None,
+    window: int | None = None,
+    skip_start: int = 10,
+    skip_end: int = 3,
+    min_div: float = 10.0,
+) -> Suggestion:
+    """A learning rate from one range-test curve, read off the centred smoothed loss.
+
+    The smoothed curve (:func:`smooth_usable`, ``window`` default :func:`default_window`) is
+    restricted to steps ``[skip_start, last usable - skip_end]``, where the last usable step is the
+    one before ``stop_step`` and before the first non-finite loss. Methods:
+
+    - ``minimum``: ``lr_at(argmin) / min_div`` (fastai ``minimum``, which returns lr_min/10).
+    - ``steepest``: most negative ``dL/d ln(lr)`` (``linear`` mode: ``dL/d lr``), central
+      differences (``np.gradient``), only left of the minimum (ignite). torch-lr-finder uses
+      index spacing and Lightning spacing in lr (also in exp mode), over the whole curve.
+    - ``valley``: fastai's default, kept for parity. ``lds[i]`` = length of the longest strictly
+      decreasing subsequence ending at ``i``; ``e`` = first ``i`` with the largest ``lds``;
+      ``L = lds[e]``; index ``e - L + int(L/3) + int(L/6)`` (about the middle of the span, taken
+      as contiguous). Caveat: on a monotone (convex) curve the span runs from the first usable
+      point to the minimum, so the answer is about their geometric midpoint and tracks
+      ``start_lr``, not the problem (§7). A negative index (fastai reads it from the end of the
+      array) is clamped to the first point.
+    - ``range`` (Smith): ``max_lr = lr_at(argmin)``, ``base_lr = max_lr / 4``; ``lr = max_lr``.
+
+    ``lr=None`` with a reason when fewer than 3 points remain or the loss never falls below its
+    first usable value. Without divergence (``stop_step`` None and all losses finite) ``minimum``
+    and ``range`` are ``lower_bound_only``.
+    """
+    if method not in METHODS:
+        raise ConfigError("suggest", method, "one of " + ", ".join(METHODS))
+    if mode not in MODES:
+        raise ConfigError("mode", mode, "one of exp, linear")
+    skip_start, skip_end = _count(skip_start, "skip_start"), _count(skip_end, "skip_end")
+    min_div = _number(min_div, "min_div", "a finite number > 0", low=0.0)
+    lr, x = _check_lrs(lrs, losses, mode)
+    window = default_window(max(lr.size, 2)) if window is None else window
+    end = usable_length(x, stop_step)
+    smooth = smooth_centered(x[:end], window)
+    bad = np.flatnonzero(~np.isfinite(smooth))  # overflow of huge finite losses
+    end = int(bad[0]) if bad.size else end
+    lo, hi = skip_start, end - 1 - skip_end
+    diverged = stop_step is not None or end < x.size
+    if hi - lo + 1 < 3:
+        count = max(hi - lo + 1, 0)
+        return Suggestion(method, None, f"too few usable points: {count} after trimming (need 3)")
+    y = smooth[lo : hi + 1]
+    m = int(np.argmin(y))
+    if m == 0:
+        why = "no descent: the smoothed loss never falls below its first usable value"
+        return Suggestion(method, None, why)
+    if method in ("minimum", "range"):
+        top = float(lr[lo + m])
+        bound = not diverged
+        note = "; no divergence in range, the minimum may lie beyond end_lr" if bound else ""
+        if method == "minimum":
+            why = f"lr at the smoothed minimum / {min_div:g}" + note
+            return Suggestion(method, top / min_div, why, bound, index=lo + m)
+        why = f"max_lr at the smoothed minimum, base_lr = max_lr / {RANGE_BASE_DIV:g}" + note
+        return Suggestion(method, top, why, bound, top / RANGE_BASE_DIV, lo + m)
+    if method == "steepest":
+        axis = np.log(lr[:end]) if mode == "exp" else lr[:end]
+        with np.errstate(over="ignore", invalid="ignore"):
+            slope = np.gradient(smooth[:end], axis)[lo : lo + m]  # left of the minimum
+        j = int(np.argmin(slope))
+        if not slope[j] < 0:
+            return Suggestion(method, None, "no descent: no negative slope left of the minimum")
+        why = f"steepest descent of loss vs {'ln(lr)' if mode == 'exp' else 'lr'}"
+        return Suggestion(method, float(lr[lo + j]), why, index=lo + j)
+    j = _valley_index(y)  # y[m] < y[0], so a decreasing pair exists
+    why = "fastai valley: middle of the longest descent"
+    return Suggestion(method, float(lr[lo + j]), why, index=lo + j)
+
+
+def _valley_index(y: np.ndarray) -> int:
+    """fastai's ``valley`` index (O(n^2), as in fastai), restated, clamped at 0."""
+    n = y.size
+    lds = np.ones(n, dtype=int)
+    for i in range(1, n):
+        earlier = lds[:i][y[:i] > y[i]]
+        if earlier.size:
+            lds[i] = int(earlier.max()) + 1
+    end = int(np.argmax(lds))  # first index with the largest length
+    length = int(lds[end])
+    return max(end - length + int(length / 3) + int(length / 6), 0)
+
+
+def mean_curve(curves: np.ndarray) -> np.ndarray:
+    """Per-step mean over seeds of a ``(seeds, steps)`` array (the same LR grid for every seed).
+
+    NaN at a step where any seed is non-finite: pad each seed's curve with NaN after it stopped,
+    so the mean curve ends where the first seed stopped, and :func:`suggest` on it (with
+    ``stop_step=None``) reads only steps every seed reached and counts it as diverged.
+    """
+    c = np.asarray(curves, dtype=np.float64)
+    if c.ndim != 2:
+        raise ValueError(f"curves must be 2-D (seeds, steps), got shape {c.shape}")
+    out = np.full(c.shape[1], np.nan)
+    ok = np.isfinite(c).all(axis=0)
+    if c.shape[0]:
+        out[ok] = c[:, ok].mean(axis=0)
+    return out
+
+
+def aggregate(
+    values: Sequence[float | None], *, unstable_ratio: float = 3.0, unstable_sd: float = 0.25
+) -> dict[str, Any]:
+    """Summary of one method's suggestions across seeds, in log space; ``None`` = no suggestion.
+
+    ``median``, ``q25``, ``q75``: quantiles of ``log(v)`` (linear interpolation, as
+    ``np.quantile``), mapped back; with an odd count the median is the middle value itself, with
+    an even count the geometric mean of the middle two. ``iqr_ratio = q75/q25``; ``min``, ``max``;
+    ``sd_log10``: sample sd (ddof=1) of ``log10(v)``. ``unstable``: ``max/min > unstable_ratio`` or
+    ``sd_log10 > unstable_sd``. With no value every statistic is None; with one value the spread
+    statistics (``sd_log10``, ``unstable``) are None: one seed cannot show instability.
+    """
+    present = [float(v) for v in values if v is not None]
+    if any(not (math.isfinite(v) and v > 0) for v in present):
+        raise ValueError(f"learning rates must be finite and > 0, got {present}")
+    v = np.sort(np.asarray(present, dtype=np.float64))
+    n = int(v.size)
+    out: dict[str, Any] = {"n": n, "n_missing": len(values) - n}
+    keys = ("median", "q25", "q75", "iqr_ratio", "min", "max", "sd_log10", "unstable")
+    out.update(dict.fromkeys(keys))
+    if n == 0:
+        return out
+    q25, q75 = _log_quantile(v, 0.25), _log_quantile(v, 0.75)
+    out.update(median=_log_quantile(v, 0.5), q25=q25, q75=q75, iqr_ratio=q75 / q25)
+    out.update(min=float(v[0]), max=float(v[-1]))
+    if n >= 2:
+        sd = float(np.std(np.log10(v), ddof=1))
+        out.update(sd_log10=sd, unstable=bool(v[-1] / v[0] > unstable_ratio or sd > unstable_sd))
+    return out
+
+
+def _log_quantile(v: np.ndarray, q: float) -> float:
+    """Quantile of sorted positive ``v`` in log space; an exact element when no interpolation."""
+    pos = q * (v.size - 1)
+    i = math.floor(pos)
+    f = pos - i
+    if f == 0.0:
+        return float(v[i])
+    return math.exp((1.0 - f) * math.log(v[i]) + f * math.log(v[i + 1]))
+
+
+def _as_1d(values: Any) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"expected a 1-D array, got shape {x.shape}")
+    return x
+
+
+def _check_lrs(lrs: Any, losses: Any, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    lr, x = _as_1d(lrs), _as_1d(losses)
+    if lr.shape != x.shape:
+        raise ValueError(f"lrs and losses differ in length: {lr.size} vs {x.size}")
+    if not np.isfinite(lr).all() or (lr.size and lr[0] <= 0) or np.any(np.diff(lr) <= 0):
+        raise ValueError("lrs must be finite, > 0 and strictly increasing")
+    return lr, x
+
+
+def _check_window(window: Any) -> None:
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, np.integer))
+        or window < 1
+        or window % 2 == 0
+    ):
+        raise ConfigError("smooth_window", window, "an odd integer >= 1")
+
+
+def _count(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(path, value, "an integer >= 0")
+    return int(value)
+
+
+def _number(
+    value: Any,
+    path: str,
+    allowed: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_closed: bool = False,
+) -> float:
+    """``value`` as a finite float in ``(low, high)`` (``[low, high)`` with ``low_closed``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(path, value, allowed)
+    x = float(value)
+    too_low = low is not None and (x < low if low_closed else x <= low)
+    if not math.isfinite(x) or too_low or (high is not None and x >= high):
+        raise ConfigError(path, value, allowed)
+    return x

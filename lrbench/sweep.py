@@ -1,0 +1,205 @@
+"""A sweep end to end: config -> finished runs (resumed or trained) -> analysis -> files.
+
+Returns a :class:`SweepOutcome` for the CLI to render; prints nothing.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lrbench import __version__
+from lrbench.analysis import RUN_COLUMNS, SUMMARY_COLUMNS, Analysis, analyze, registry_defaults
+from lrbench.config import Config
+from lrbench.executor import OnEvent, execute, plan
+from lrbench.spec import RunResult, TaskSpec
+from lrbench.store import CURVE_COLUMNS, ResultsDir, curve_lines
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did and found."""
+
+    config: Config
+    out_dir: Path
+    results: list[RunResult]
+    analysis: Analysis
+    bounds: dict[str, float] = field(default_factory=dict)  # task label -> 2/L
+    n_trained: int = 0
+    n_resumed: int = 0
+    wall_s: float = 0.0
+    files: list[Path] = field(default_factory=list)
+
+
+def default_out(config: Config) -> Path:
+    return Path("results") / config.name
+
+
+def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[str, float]:
+    """2/L (gradient-descent stability bound of the full-batch loss) for logreg and linear."""
+    from lrbench.engine import load_task_data
+    from lrbench.models import smoothness
+
+    out: dict[str, float] = {}
+    for task in tasks:
+        if task.model not in ("logreg", "linear"):
+            continue
+        data = load_task_data(task, dtype)
+        L = smoothness(task.model, data.X_train, data.y_train, data.n_classes)
+        if L:
+            out[task.label] = 2.0 / L
+    return out
+
+
+def run(
+    config: Config,
+    *,
+    out: Path | None = None,
+    jobs: int = 1,
+    resume: bool = True,
+    on_event: OnEvent | None = None,
+    argv: Sequence[str] = (),
+    plots: bool = True,
+) -> SweepOutcome:
+    """Train (or resume) every run of ``config`` and write the results folder."""
+    start = time.perf_counter()
+    out_dir = Path(out) if out is not None else default_out(config)
+    store = ResultsDir(out_dir)
+    if not resume:
+        store.clear_runs()
+    store.write_text("config.yaml", yaml.safe_dump(config.raw, sort_keys=False))
+    specs = config.specs()
+    the_plan = plan(specs, store, jobs)
+    emit = on_event or (lambda kind, payload: None)
+    emit(
+        "start",
+        {
+            "name": config.name,
+            "runs": the_plan.pending_runs,
+            "resumed": len(the_plan.done),
+            "steps": the_plan.pending_steps,
+            "groups": len(the_plan.groups),
+            "jobs": max(1, min(jobs, len(the_plan.groups) or 1)),
+        },
+    )
+    by_id = execute(the_plan, store, jobs, on_event)
+    results = [by_id[s.run_id] for s in specs]
+    from lrbench.models import MODELS
+    from lrbench.optimizers import OPTIMIZERS
+    from lrbench.schedules import SCHEDULES
+
+    defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
+    analysis = analyze(
+        results, config.analysis["metric"], config.analysis["target"], defaults=defaults
+    )
+    outcome = SweepOutcome(
+        config=config,
+        out_dir=out_dir,
+        results=results,
+        analysis=analysis,
+        bounds=stability_bounds(config.tasks, config.train["dtype"]),
+        n_trained=the_plan.pending_runs,
+        n_resumed=len(the_plan.done),
+    )
+    outcome.files = write_tables(store, outcome)
+    if plots:
+        from lrbench.plots import sweep_plots
+
+        outcome.files += sweep_plots(outcome, out_dir / "plots")
+    outcome.wall_s = time.perf_counter() - start
+    outcome.files.append(store.write_json("manifest.json", manifest(outcome, argv)))
+    return outcome
+
+
+def write_tables(store: ResultsDir, outcome: SweepOutcome) -> list[Path]:
+    """``runs.csv``, ``curves.csv`` and ``summary.csv``."""
+    a = outcome.analysis
+    rows = [run_row(r, m) for r, m in zip(outcome.results, a.runs)]
+    hyper = sorted({k for row in rows for k in row if "." in k})
+    head = ["run_id", "task", "dataset", "model", "optimizer", "schedule", "lr", "seed"]
+    runs_cols = head + hyper + [c for c in RUN_COLUMNS if c not in head]
+    files = [store.write_csv("runs.csv", rows, runs_cols)]
+
+    lines = [",".join(CURVE_COLUMNS)]
+    for r in outcome.results:
+        lines += curve_lines(r)
+    files.append(store.write_text("curves.csv", "\n".join(lines) + "\n"))
+    files.append(store.write_csv("summary.csv", a.summary, SUMMARY_COLUMNS))
+    return files
+
+
+def run_row(result: RunResult, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A ``runs.csv`` row: the metrics, the task's parts and every non-default hyperparameter
+    (``optimizer.momentum``, ``schedule.warmup``, ``model.hidden``, ``data.noise``...)."""
+    from lrbench.data import DATASETS
+    from lrbench.models import MODELS
+    from lrbench.optimizers import OPTIMIZERS
+    from lrbench.schedules import SCHEDULES
+
+    s = result.spec
+    row = dict(metrics)
+    row["dataset"] = s.task.dataset
+    row["model"] = s.task.model
+    parts = (
+        ("optimizer", OPTIMIZERS.get(s.optimizer), s.optimizer_params),
+        ("schedule", SCHEDULES.get(s.schedule), s.schedule_params),
+        ("model", MODELS.get(s.task.model), s.task.model_params),
+        ("data", DATASETS.get(s.task.dataset), s.task.dataset_params),
+    )
+    for prefix, entry, params in parts:
+        defaults = {p.name: p.default for p in entry.params} if entry else {}
+        for k, v in params:
+            if k not in defaults or _differs(v, defaults[k]):
+                row[f"{prefix}.{k}"] = list(v) if isinstance(v, tuple) else v
+    return row
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) != list(b)
+    return a != b
+
+
+def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
+    """Versions, command line, time, machine and counts, for ``manifest.json``."""
+    import numpy
+
+    try:
+        import sklearn
+
+        skl = sklearn.__version__
+    except ImportError:  # pragma: no cover
+        skl = None
+    from lrbench.executor import default_jobs
+
+    statuses: dict[str, int] = {}
+    for r in outcome.analysis.runs:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return {
+        "lrbench": __version__,
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "scikit_learn": skl,
+        "command": list(argv),
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cores": default_jobs(),
+        },
+        "config": outcome.config.name,
+        "runs": len(outcome.results),
+        "trained": outcome.n_trained,
+        "resumed": outcome.n_resumed,
+        "statuses": statuses,
+        "wall_s": round(outcome.wall_s, 3),
+        "stability_bounds": outcome.bounds,
+    }
