@@ -94,7 +94,7 @@ def build_config(
     if path is None and not named:
         from lrbench.plots import slug
 
-        name = slug(f"{config.tasks[0].label}-{config.optimizers[0][0]}")
+        name = slug(f"{config.tasks[0].label} {config.optimizers[0][0]}")
         config = dataclasses.replace(config, name=name, raw={**config.raw, "name": name})
     return config
 
@@ -207,8 +207,9 @@ def find_lr(
     from lrbench import finder
     from lrbench.cli import user_errors
     from lrbench.errors import ConfigError
+    from lrbench.executor import limit_blas_threads
 
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     with user_errors():
         if fmt not in ("table", "json"):
             raise ConfigError("--format", fmt, "table or json")
@@ -229,6 +230,7 @@ def find_lr(
                     f"find-lr {cfg.name}: {n_pairs} task/optimizer pair(s) x {seeds} seeds, {num_iter} steps, lr {start_lr:g} -> {end_lr:g} ({mode})"
                 )
             )
+        limit_blas_threads()
         outcome = finder.run(cfg, settings)
         out_dir = out if out is not None else Path("results") / "find-lr" / cfg.name
         if config is not None and not flags.any():
@@ -264,93 +266,86 @@ def _lr(v: float | None) -> str:
 
 
 def suggestion_table(pair: Any, outcome: Any) -> Table:
-    """One task x optimizer: every method's cross-seed median, spread and notes."""
+    """One task x optimizer: every method's cross-seed median and spread, its value on the mean
+    curve and a short note; ``*`` marks the recommended method. The caption says why."""
     from lrbench.suggest import METHODS
 
     st = outcome.settings
     n = len(pair.seeds)
     title = (
-        f"{pair.task.label} / {pair.label}: LR range test, {n} seeds, {st.curve} curve, "
+        f"{pair.task.label} / {pair.label}: {n} seeds, {st.curve} curve, "
         f"{st.mode} ramp {st.start_lr:g} -> {st.end_lr:g} in {st.num_iter} steps"
     )
     table = Table(
-        title=Text(title),
+        title=Text(title, style="bold"),
         caption=Text(_caption(pair, outcome)),
         title_justify="left",
         caption_justify="left",
+        box=None,
+        pad_edge=False,
+        show_edge=False,
     )
-    for name, right in (("method", False), ("", False), ("median lr", True), ("min - max", True), ("sd log10", True), ("unstable", False), ("mean curve", True), ("note", False)):  # fmt: skip
-        table.add_column(name, justify="right" if right else "left", no_wrap=name != "note")
+    for name in ("method", "median", "min-max", "sd log10", "unstable", "on mean", "note"):
+        right = name in ("median", "min-max", "sd log10", "on mean")
+        table.add_column(name, justify="right" if right else "left", header_style="bold")
     for m in METHODS:
         a, mean = pair.aggregates[m], pair.mean_suggestions[m]
         chosen = m == st.suggest
-        median, spread, at_mean = _lr(a["median"]), "-", _lr(mean.lr)
-        if a["n"]:
-            spread = f"{a['min']:.3g} - {a['max']:.3g}"
-        if m == "range":
-            median = "-" if a["median"] is None else f"{a['base']['median']:.3g} - {median}"
-            at_mean = "-" if mean.lr is None else f"{mean.base_lr:.3g} - {at_mean}"
+        spread = f"{a['min']:.3g}-{a['max']:.3g}" if a["n"] else "-"
         sd = "-" if a["sd_log10"] is None else f"{a['sd_log10']:.2f}"
         unstable = {None: "-", True: "yes", False: "no"}[a["unstable"]]
-        style = "bold" if chosen else ""
-        cells = [
-            m,
-            "*" if chosen else "",
-            median,
-            spread,
-            sd,
-            unstable,
-            at_mean,
-            _note(m, a, n, st),
-        ]
-        table.add_row(*(Text(c, style=style) for c in cells))
+        note = "none" if not a["n"] else (f"{a['n_missing']}/{n} none" if a["n_missing"] else "")
+        if a["lower_bound_only"]:
+            note = (note + ", " if note else "") + "lower bound"
+        cells = [m + (" *" if chosen else ""), _lr(a["median"]), spread, sd, unstable]
+        style = "bold" if chosen else ("yellow" if a["unstable"] else "")
+        table.add_row(*(Text(c, style=style) for c in [*cells, _lr(mean.lr), note]))
     return table
 
 
-def _note(method: str, a: dict[str, Any], n: int, st: Any) -> str:
-    parts = []
-    if a["n"] < n:
-        parts.append(f"{a['n_missing']}/{n} seeds gave none: " + "; ".join(a["reasons"]))
-    if a["lower_bound_only"]:
-        parts.append(f"lower bound: {a['n_lower_bound']}/{n} seeds never diverged")
-    parts.append(
-        {
-            "minimum": f"lr at the smoothed minimum / {st.min_div:g}",
-            "steepest": "steepest descent left of the minimum",
-            "valley": "fastai parity; on convex curves it tracks --start-lr",
-            "range": "base - max lr for cyclic / one-cycle",
-        }[method]
-    )
-    return "; ".join(parts)
-
-
 def _caption(pair: Any, outcome: Any) -> str:
+    from lrbench.suggest import METHODS
+
     st, lrs = outcome.settings, outcome.lrs
     n = len(pair.seeds)
+    agg = pair.aggregates
     lines = []
     if pair.recommended is None:
         lines.append(f"no recommendation: {st.suggest} gave no value for any seed")
     else:
-        bound = " (a lower bound)" if pair.aggregates[st.suggest]["lower_bound_only"] else ""
-        text = f"recommended lr {pair.recommended:.3g}{bound}: median over seeds of {st.suggest}"
+        bound = " (a lower bound)" if agg[st.suggest]["lower_bound_only"] else ""
+        what = f"lr {pair.recommended:.3g}"
         if pair.recommended_base is not None:
-            text = f"recommended base_lr {pair.recommended_base:.3g}, max_lr {pair.recommended:.3g}{bound}: median over seeds of range"
-        lines.append(text)
+            what = f"base_lr {pair.recommended_base:.3g}, max_lr {pair.recommended:.3g}"
+        lines.append(f"* recommended {what}{bound}: median over seeds of {st.suggest}")
     if pair.bound is not None:
         lines.append(
-            f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent without momentum)"
+            f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent, no momentum)"
         )
     stops = [s.divergence.stop_step for s in pair.seeds if s.divergence.stop_step is not None]
     if stops:
+        lo, hi = min(stops), max(stops)
         lines.append(
-            f"stopped: {len(stops)}/{n} seeds, at lr {lrs[min(stops)]:.3g} - {lrs[max(stops)]:.3g} (steps {min(stops)} - {max(stops)})"
+            f"stopped: {len(stops)}/{n} seeds, at lr {lrs[lo]:.3g}-{lrs[hi]:.3g} (steps {lo}-{hi})"
         )
     if len(stops) < n:
-        lines.append(f"no divergence in range for {n - len(stops)}/{n} seeds: raise --end-lr")
+        lines.append(
+            f"no divergence in range for {n - len(stops)}/{n} seeds: minimum and range are lower bounds; raise --end-lr"
+        )
     if pair.methods_disagree:
         lines.append(
             "steepest and minimum differ by more than 10x: read the chart before trusting either"
         )
+    if agg["range"]["base"]["median"] is not None:
+        lines.append(
+            f"range: base_lr {agg['range']['base']['median']:.3g} = max_lr/4, for cyclic or one-cycle schedules"
+        )
+    lines.append("valley: fastai parity; on a convex curve it tracks --start-lr, not the problem")
+    for m in METHODS:
+        if agg[m]["n_missing"]:
+            lines.append(
+                f"{m}: none for {agg[m]['n_missing']}/{n} seeds: " + "; ".join(agg[m]["reasons"])
+            )
     return "\n".join(lines)
 
 
@@ -432,5 +427,5 @@ def text_chart(
             taken = c + len(text)
     lines.append((" " * 11 + "".join(axis)).rstrip())
     legend = [f"{dot} {label}"] + [f"{char} {text}" for _, char, text in marks]
-    lines.append(" " * 11 + "   ".join(legend) + "   (x: learning rate, log scale)")
+    lines.append(" " * 11 + "   ".join(legend))
     return lines

@@ -1,8 +1,11 @@
 """The lockstep training engine: K configurations of one group trained as one stack.
 
-A group shares its data, model shape, batch size, number of steps, dtype and optimizer rule
-(see :func:`group_key`). Each configuration keeps its own learning-rate schedule, numeric
-hyperparameters, initialisation and minibatch order (both from its own seed). Parameters carry a
+A group shares its data, model shape, batch size, number of steps and dtype (see
+:func:`group_key`); the forward and backward passes run once over the whole stack. Configurations
+are ordered by update rule (:func:`rule_key`: optimizer rule and its structural options), and
+each rule updates its own contiguous slice of the stack. Each configuration keeps its own
+learning-rate schedule, numeric hyperparameters, initialisation and minibatch order (both from
+its own seed). Parameters carry a
 leading configuration axis; every product and reduction is per configuration, so a configuration
 gives the same bits alone or in any group.
 
@@ -40,13 +43,70 @@ Progress = Callable[[int], None]
 
 def group_key(spec: RunSpec) -> tuple:
     """Specs with equal keys can train together in one lockstep group."""
-    params = dict(spec.schedule_params)
-    return (
-        spec.task,
-        spec.train,
-        optimizer_group_key(spec.optimizer, dict(spec.optimizer_params)),
-        bool(params.get("cycle_momentum", False)),
-    )
+    return (spec.task, spec.train)
+
+
+def rule_key(spec: RunSpec) -> tuple:
+    """Specs with equal keys share one optimizer update over a contiguous slice."""
+    cycle = bool(dict(spec.schedule_params).get("cycle_momentum", False))
+    return (optimizer_group_key(spec.optimizer, dict(spec.optimizer_params)), cycle)
+
+
+class _Rules:
+    """The optimizers of a group: one per update rule, each on a contiguous slice of the stack
+    (with its cycled-momentum table when ``cycle_momentum`` is on)."""
+
+    def __init__(self, specs: Sequence[RunSpec], params: list[np.ndarray], T: int) -> None:
+        dtype = params[0].dtype
+        self.parts: list[list] = []
+        start = 0
+        keys = [rule_key(s) for s in specs]
+        while start < len(specs):
+            stop = start
+            while stop < len(specs) and keys[stop] == keys[start]:
+                stop += 1
+            chunk = specs[start:stop]
+            cycle = keys[start][1]
+            moms = None
+            if cycle:
+                moms = np.empty((T, stop - start))
+                for k, s in enumerate(chunk):
+                    table = schedules.momentum_table(s.schedule, dict(s.schedule_params), T)
+                    moms[:, k] = table if table is not None else _own_momentum(s)
+                moms = moms.astype(dtype)
+            sub = [p[start:stop] for p in params]
+            opt = Optimizer(
+                chunk[0].optimizer,
+                [dict(s.optimizer_params) for s in chunk],
+                sub,
+                cycle_momentum=cycle,
+            )
+            self.parts.append([start, stop, opt, moms])
+            start = stop
+
+    def update(
+        self, params: list[np.ndarray], grads: list[np.ndarray], lr: np.ndarray, t: int
+    ) -> None:
+        for a, b, opt, moms in self.parts:
+            opt.update(
+                [p[a:b] for p in params],
+                [g[a:b] for g in grads],
+                lr[a:b],
+                None if moms is None else moms[t],
+            )
+
+    def keep(self, keep: np.ndarray) -> None:
+        parts = []
+        start = 0
+        for a, b, opt, moms in self.parts:
+            local = keep[(keep >= a) & (keep < b)] - a
+            if local.size == 0:
+                continue
+            opt.keep(local)
+            n = local.size
+            parts.append([start, start + n, opt, None if moms is None else moms[:, local]])
+            start += n
+        self.parts = parts
 
 
 def load_task_data(task: TaskSpec, dtype: str = "float64") -> Data:
@@ -116,6 +176,13 @@ def train_group(
     """
     if not specs:
         return []
+    ranks = {key: i for i, key in enumerate(dict.fromkeys(rule_key(s) for s in specs))}
+    order = sorted(range(len(specs)), key=lambda k: ranks[rule_key(specs[k])])
+    given, specs = specs, [specs[k] for k in order]
+    if lr_table is not None:
+        lr_table = np.asarray(lr_table, dtype=np.float64).reshape(-1, len(specs))[:, order]
+    if probe_idx is not None:
+        probe_idx = np.asarray(probe_idx)[order]
     first = specs[0]
     key = group_key(first)
     for s in specs[1:]:
@@ -150,14 +217,6 @@ def train_group(
     else:
         lrs = np.array(lr_table, dtype=np.float64).reshape(T, K)
     lrs = lrs.astype(dtype)
-    cycle = key[3]
-    moms = None
-    if cycle:
-        moms = np.empty((T, K))
-        for k, s in enumerate(specs):
-            table = schedules.momentum_table(s.schedule, dict(s.schedule_params), T)
-            moms[:, k] = table if table is not None else _own_momentum(s)
-        moms = moms.astype(dtype)
     plateau_cols = [
         k for k, s in enumerate(specs) if lr_table is None and schedules.is_stateful(s.schedule)
     ]
@@ -171,9 +230,7 @@ def train_group(
     plateau_mask = np.zeros(K, dtype=bool)
     plateau_mask[plateau_cols] = True
 
-    optimizer = Optimizer(
-        first.optimizer, [dict(s.optimizer_params) for s in specs], params, cycle_momentum=cycle
-    )
+    rules = _Rules(specs, params, T)
 
     # Records, indexed by original configuration number.
     log_steps = np.arange(0, T, train.log_every)
@@ -193,18 +250,17 @@ def train_group(
     reported = 0
 
     def drop(bad: np.ndarray, t: int) -> None:
-        nonlocal active, params, threshold, lrs, moms, plateau_mask, probe_idx, full_X, full_y
+        nonlocal active, params, threshold, lrs, plateau_mask, probe_idx, full_X, full_y
         for k in active[bad]:
             diverged_at[k] = t
             steps_done[k] = t
         keep = np.flatnonzero(~bad)
         active = active[keep]
         params = [p[keep] for p in params]
-        optimizer.keep(keep)
+        rules.keep(keep)
         batches.keep(keep)
         threshold = threshold[keep]
         lrs = lrs[:, keep]
-        moms = moms[:, keep] if moms is not None else None
         if tracker is not None:
             tracker.keep(np.flatnonzero(~bad[plateau_mask]))
         plateau_mask = plateau_mask[keep]
@@ -258,7 +314,7 @@ def train_group(
                 keep = np.flatnonzero(~bad)
                 grads = [g[keep] for g in grads]
                 lr = lr[keep]
-            optimizer.update(params, grads, lr, None if moms is None else moms[t])
+            rules.update(params, grads, lr, t)
             if probe_idx is not None:
                 p_loss, _ = model.loss_and_grad(params, X[probe_idx], y[probe_idx])
                 probe_loss[t, active] = p_loss
@@ -297,7 +353,11 @@ def train_group(
                 extra=extra,
             )
         )
-    return results
+    out: list[RunResult] = [results[0]] * len(results)
+    for i, k in enumerate(order):
+        out[k] = results[i]
+    assert [r.spec for r in out] == list(given)
+    return out
 
 
 def _own_momentum(spec: RunSpec) -> float:

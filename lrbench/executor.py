@@ -73,25 +73,28 @@ class Plan:
 
 
 def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
-    """Group specs for lockstep training, widest first.
+    """Group specs for lockstep training, costliest first.
 
-    Specs with equal :func:`lrbench.engine.group_key` train together. When there are fewer
-    groups than workers, the largest groups are split in halves so every worker has work
-    (splitting never changes a run's numbers).
+    Specs with equal :func:`lrbench.engine.group_key` train together. With several workers and
+    few groups (fewer than four a worker), each group is cut into ``jobs`` equal chunks, so the
+    workers finish together (a chunk is still wide; cutting never changes a run's numbers).
     """
     by_key: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
         by_key[group_key(s)].append(s)
-    groups = sorted(by_key.values(), key=_cost, reverse=True)
-    while len(groups) < jobs and len(groups[0]) > 1:
-        big = groups.pop(0)
-        half = (len(big) + 1) // 2
-        groups += [big[:half], big[half:]]
-        groups.sort(key=_cost, reverse=True)
-    return groups
+    groups = list(by_key.values())
+    if jobs > 1 and len(groups) < 4 * jobs:
+        cut = []
+        for g in groups:
+            n = min(jobs, len(g))
+            size = -(-len(g) // n)
+            cut += [g[i : i + size] for i in range(0, len(g), size)]
+        groups = cut
+    return sorted(groups, key=_cost, reverse=True)
 
 
 def _cost(group: Sequence[RunSpec]) -> float:
+    """Relative training cost: configurations x steps x (matrix-product work per sample)."""
     s = group[0]
     hidden = dict(s.task.model_params).get("hidden", ())
     width = 1 + sum(hidden) / 16

@@ -229,6 +229,8 @@ def run(config: Config, settings: Settings) -> Outcome:
     are ignored. Each run's spec has schedule ``constant`` and ``lr = start_lr`` (the engine's
     ``lr_table`` replaces both).
     """
+    from threadpoolctl import threadpool_limits
+
     from lrbench.analysis import part_label, registry_defaults
     from lrbench.engine import group_key, load_task_data, train_group
     from lrbench.optimizers import OPTIMIZERS
@@ -256,14 +258,15 @@ def run(config: Config, settings: Settings) -> Outcome:
     for i, spec in enumerate(specs):
         groups.setdefault(group_key(spec), []).append(i)
     results: list[Any] = [None] * len(specs)
-    for idx in groups.values():
-        batch = [specs[i] for i in idx]
-        data = load_task_data(batch[0].task, dtype)
-        n_train = len(data.y_train)
-        probe = np.stack([probe_rows(n_train, settings.probe_size, s.seed) for s in batch])
-        table = np.repeat(lrs[:, None], len(batch), axis=1)
-        for i, r in zip(idx, train_group(batch, data, lr_table=table, probe_idx=probe)):
-            results[i] = r
+    with threadpool_limits(1):  # one BLAS thread: the same bits whatever the machine
+        for idx in groups.values():
+            batch = [specs[i] for i in idx]
+            data = load_task_data(batch[0].task, dtype)
+            n_train = len(data.y_train)
+            probe = np.stack([probe_rows(n_train, settings.probe_size, s.seed) for s in batch])
+            table = np.repeat(lrs[:, None], len(batch), axis=1)
+            for i, r in zip(idx, train_group(batch, data, lr_table=table, probe_idx=probe)):
+                results[i] = r
     defaults = registry_defaults(OPTIMIZERS)
     out = []
     for j, (task, oname, oparams) in enumerate(pairs):

@@ -293,7 +293,7 @@ def validate_table(cfg, specs, groups) -> Group:
         title=f"{cfg.name}: {len(specs)} runs in {len(groups)} lockstep groups",
         title_justify="left",
     )
-    for col in ("task", "optimizer rule", "configurations", "steps each", "batch", "dtype"):
+    for col in ("task", "optimizers", "configurations", "steps each", "batch", "dtype"):
         table.add_column(
             col, justify="right" if col in ("configurations", "steps each") else "left"
         )

@@ -1,0 +1,482 @@
+"""`make bench`: lrbench on W1 end to end against its baselines, whole processes, in one run.
+
+Measured as processes (python start to exit, ``time.perf_counter`` around the child; peak RSS
+from ``os.wait4``, the largest process of the child's tree), several repetitions interleaved
+round-robin (each round starts one variant later) so drift hits every variant alike:
+
+- lrbench: ``python -m lrbench sweep configs/w1.yaml --out TMP --no-resume --quiet --no-plots
+  --format json``, ``--jobs 1`` and ``--jobs 2``, float64 and float32;
+- numpy one configuration at a time (``benchmarks/one_at_a_time.py``), each dtype;
+- the plain PyTorch loop (``benchmarks/torch_loop.py``), each dtype, when ``import torch``
+  works (``pip install torch==2.13.0``); skipped with a note otherwise.
+
+Ratios are baseline median / variant median, against the baseline of the same dtype. Also: the
+machine's one-thread matmul peak (numpy, 1024^3) and the GFLOP/s lrbench achieves on W1's
+matrix products with ``--jobs 1``.
+
+    .venv/bin/python benchmarks/bench.py [--repeat 3] [--quick] [--scaling] [--markdown]
+                                         [--json PATH] [--load PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+DTYPES = ("float64", "float32")
+
+
+# ---------------------------------------------------------------- variants and measurement
+
+
+def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any]]:
+    """Every process to time: name, kind, dtype, jobs and argv (``{out}`` filled per run)."""
+    out = []
+    for dtype in DTYPES:
+        dset = [] if dtype == "float64" else ["--set", f"train.dtype={dtype}"]
+        for jobs in (1, 2):
+            argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume"]
+            argv += ["--quiet", "--no-plots", "--format", "json", "--jobs", str(jobs), *dset]
+            out.append(
+                dict(
+                    name=f"lrbench {dtype} jobs {jobs}",
+                    kind="lrbench",
+                    dtype=dtype,
+                    jobs=jobs,
+                    argv=argv,
+                )
+            )
+        out.append(
+            dict(
+                name=f"numpy one at a time {dtype}",
+                kind="numpy",
+                dtype=dtype,
+                jobs=1,
+                argv=[PY, "benchmarks/one_at_a_time.py", config, *dset],
+            )
+        )
+        if with_torch:
+            out.append(
+                dict(
+                    name=f"PyTorch loop {dtype}",
+                    kind="torch",
+                    dtype=dtype,
+                    jobs=1,
+                    argv=[PY, "benchmarks/torch_loop.py", config, *dset],
+                )
+            )
+    if scaling:
+        argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
+        argv += ["--no-plots", "--format", "json", "--jobs", "2", "--set", "seeds=10"]
+        out.append(
+            dict(
+                name="lrbench float64 jobs 2, seeds=10 (10x)",
+                kind="lrbench",
+                dtype="float64",
+                jobs=2,
+                argv=argv,
+                scaling=True,
+            )
+        )
+    return out
+
+
+def run_process(argv: list[str], log: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB (largest process of the tree) and exit code of one child."""
+    with open(log, "w") as f:
+        start = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, p.returncode
+
+
+def lrbench_times(out: Path) -> dict[str, float]:
+    """``train_s``: the sum of the runs' ``wall_s`` (group time / group size), i.e. the total
+    training time (wall time with --jobs 1); ``sweep_s``: the in-process sweep time."""
+    with open(out / "runs.csv", newline="") as f:
+        train = sum(float(r["wall_s"]) for r in csv.DictReader(f))
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {"train_s": train, "sweep_s": float(manifest["wall_s"])}
+
+
+def measure(vs: list[dict[str, Any]], repeat: int, tmp: Path) -> list[dict[str, Any]]:
+    """Run every variant ``repeat`` times, round-robin, rotating the order each round."""
+    records = []
+    for rep in range(repeat):
+        order = vs[rep % len(vs) :] + vs[: rep % len(vs)]
+        for i, v in enumerate(order):
+            slot = tmp / f"v{vs.index(v)}"
+            slot.mkdir(exist_ok=True)
+            argv = [a.replace("{out}", str(slot / "out")) for a in v["argv"]]
+            wall, rss, rc = run_process(argv, slot / "log.txt")
+            rec = {"variant": v["name"], "rep": rep, "wall_s": wall, "peak_mb": rss, "rc": rc}
+            text = (slot / "log.txt").read_text()
+            if rc != 0:
+                tail = "\n".join(text.splitlines()[-15:])
+                sys.exit(f"bench: {v['name']} failed (exit {rc}):\n{shlex.join(argv)}\n{tail}")
+            if v["kind"] == "lrbench":
+                rec.update(lrbench_times(slot / "out"))
+            else:
+                rec["train_s"] = float(json.loads(text.strip().splitlines()[-1])["train_s"])
+            records.append(rec)
+            print(
+                f"[round {rep + 1}/{repeat}, {i + 1}/{len(vs)}] {v['name']}: {wall:.2f} s, "
+                f"{rss:.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+    return records
+
+
+# ---------------------------------------------------------------- peak and achieved GFLOP/s
+
+
+def matmul_peak(n: int = 1024, reps: int = 5) -> dict[str, float]:
+    """One-thread numpy matmul GFLOP/s on square ``n``^3 products, median of ``reps`` after
+    two warm-up products, per dtype."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    out = {}
+    with threadpool_limits(1):
+        for dtype in DTYPES:
+            a = rng.standard_normal((n, n)).astype(dtype)
+            b = rng.standard_normal((n, n)).astype(dtype)
+            c = np.empty((n, n), dtype=dtype)
+            for _ in range(2):
+                np.matmul(a, b, out=c)
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                np.matmul(a, b, out=c)
+                times.append(time.perf_counter() - t0)
+            out[dtype] = 2 * n**3 / statistics.median(times) / 1e9
+    return out
+
+
+def workload_flops(results: Path) -> dict[str, float]:
+    """Matrix-product FLOPs of a finished sweep, from its run files.
+
+    Training: ``Model.flops_per_sample()`` x the rows of every minibatch a run trained on
+    (``steps_done`` steps, the last partial batch of an epoch counted exactly). Evaluation: the
+    forward pass ``2*d_in*d_out`` per layer and sample, on the training and validation splits,
+    at every evaluation point the run reached. ``nominal`` counts every run's full budget."""
+    sys.path.insert(0, str(ROOT))
+    from lrbench.engine import load_task_data, steps_per_epoch
+    from lrbench.models import Model
+    from lrbench.spec import RunSpec
+
+    train = evals = nominal = 0.0
+    steps = nominal_steps = 0
+    for path in sorted((results / "runs").glob("*.json")):
+        d = json.loads(path.read_text())
+        spec = RunSpec.from_dict(d["spec"])
+        data = load_task_data(spec.task, spec.train.dtype)
+        n, n_val = len(data.y_train), len(data.y_val)
+        model = Model(
+            spec.task.model,
+            dict(spec.task.model_params),
+            data.n_features,
+            data.n_classes or 1,
+            spec.train.dtype,
+        )
+        per_epoch = steps_per_epoch(n, spec.train.batch_size)
+        bs = n if per_epoch == 1 else spec.train.batch_size
+
+        def rows(t: int, n=n, per_epoch=per_epoch, bs=bs) -> int:  # samples in steps 0..t-1
+            full, part = divmod(t, per_epoch)
+            return full * n + min(part * bs, n)
+
+        fwd = sum(2 * a * b for a, b in model.layers)
+        train += model.flops_per_sample() * rows(d["steps_done"])
+        nominal += model.flops_per_sample() * rows(spec.train.steps)
+        evals += fwd * (n + n_val) * len(d["eval"]["step"])
+        steps += d["steps_done"]
+        nominal_steps += spec.train.steps
+    return {
+        "train": train,
+        "eval": evals,
+        "total": train + evals,
+        "nominal_train": nominal,
+        "steps": steps,
+        "nominal_steps": nominal_steps,
+    }
+
+
+# ---------------------------------------------------------------- machine and versions
+
+
+def machine(with_torch: str | None) -> dict[str, Any]:
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    cpu, flags = platform.processor() or "?", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "model name":
+                cpu = val.strip()
+            if key.strip() == "flags" and not flags:
+                flags = set(val.split())
+    except OSError:
+        pass
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}".strip()
+        + f" ({i.get('num_threads')} threads)"
+        for i in threadpool_info()
+    ]
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count()
+    return {
+        "cpu": cpu,
+        "simd": " ".join(f for f in ("avx2", "fma", "avx512f") if f in flags),
+        "cores": os.cpu_count(),
+        "usable_cores": affinity,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": "; ".join(blas),
+        "torch": with_torch,
+        "platform": platform.platform(),
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
+
+
+def torch_version() -> str | None:
+    """torch's version if ``import torch`` works in a child process (this one stays light)."""
+    r = subprocess.run(
+        [PY, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+# ---------------------------------------------------------------- report
+
+
+def summarise(dump: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    by_name = {v["name"]: v for v in dump["variants"]}
+    for name, v in by_name.items():
+        recs = [r for r in dump["records"] if r["variant"] == name]
+        walls = [r["wall_s"] for r in recs]
+        train = [r["train_s"] for r in recs]
+        rows.append(
+            {
+                **v,
+                "n": len(recs),
+                "wall": statistics.median(walls),
+                "lo": min(walls),
+                "hi": max(walls),
+                "mb": statistics.median(r["peak_mb"] for r in recs),
+                "train": statistics.median(train)
+                if v["jobs"] == 1 or v["kind"] != "lrbench"
+                else None,
+                "sweep": statistics.median(r["sweep_s"] for r in recs)
+                if v["kind"] == "lrbench"
+                else None,
+            }
+        )
+    base = {(r["kind"], r["dtype"]): r for r in rows if r["kind"] in ("torch", "numpy")}
+    for r in rows:
+        for kind in ("torch", "numpy"):
+            b = base.get((kind, r["dtype"]))
+            r[f"x_{kind}"] = b["wall"] / r["wall"] if b else None
+            r[f"x_{kind}_train"] = b["train"] / r["train"] if b and r["train"] else None
+    return rows
+
+
+def _f(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "—" if x is None else fmt.format(x)
+
+
+HEAD = (
+    "variant",
+    "process s (median)",
+    "min–max",
+    "peak MB",
+    "train s",
+    "sweep s",
+    "× torch (process / train)",
+    "× numpy (process / train)",
+)
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    out = []
+    for r in rows:
+        out.append(
+            (
+                r["name"],
+                _f(r["wall"]),
+                f"{r['lo']:.2f}–{r['hi']:.2f}",
+                _f(r["mb"], "{:.0f}"),
+                _f(r["train"]),
+                _f(r["sweep"]),
+                f"{_f(r['x_torch'], '{:.1f}')} / {_f(r['x_torch_train'], '{:.1f}')}",
+                f"{_f(r['x_numpy'], '{:.1f}')} / {_f(r['x_numpy_train'], '{:.1f}')}",
+            )
+        )
+    return out
+
+
+def render(dump: dict[str, Any], markdown: bool) -> str:
+    rows = summarise(dump)
+    body = table_rows(rows)
+    if markdown:
+        lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+    else:
+        widths = [max(len(x[i]) for x in [HEAD, *body]) for i in range(len(HEAD))]
+
+        def line(cells: tuple[str, ...]) -> str:
+            return "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
+
+        lines = [line(HEAD), "  ".join("-" * w for w in widths)]
+        lines += [line(r) for r in body]
+    m = dump["machine"]
+    notes = [
+        f"repetitions: {dump['repeat']} (median, min–max over rounds; variants interleaved)",
+        "process s: python start to exit. train s: training loop alone (lrbench: sum of the "
+        "runs' wall_s, shown for --jobs 1 only). sweep s: lrbench's in-process sweep time "
+        "(manifest.json). peak MB: the largest process of the tree.",
+        "× torch / × numpy: baseline median / variant median, against the baseline of the "
+        "same dtype.",
+    ]
+    if m["torch"] is None:
+        notes.append("PyTorch loop skipped: `import torch` failed (pip install torch==2.13.0).")
+    elif not any(r["kind"] == "torch" for r in rows):
+        notes.append("PyTorch loop skipped (--quick).")
+    notes += _flops_notes(dump, rows) + _scaling_notes(rows)
+    notes += [
+        f"machine: {m['cpu']} ({m['simd']}), {m['cores']} cores ({m['usable_cores']} usable); "
+        f"{m['platform']}",
+        f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}), torch {m['torch'] or 'absent'}",
+        f"load average before / after: {dump['load_before']} / {dump['load_after']}",
+        f"command: {m['command']}  ({m['time']})",
+    ]
+    sep = "\n" if not markdown else "\n\n"
+    prefix = "" if not markdown else "- "
+    return "\n".join(lines) + sep + "\n".join(prefix + n for n in notes) + "\n"
+
+
+def _flops_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    peak = dump["peak_gflops"]
+    out.append(
+        "matmul peak, 1 thread, numpy 1024^3 (median of 5): "
+        + ", ".join(f"{d} {peak[d]:.1f} GFLOP/s" for d in DTYPES)
+    )
+    for dtype in DTYPES:
+        fl = dump["flops"].get(dtype)
+        row = next((r for r in rows if r["name"] == f"lrbench {dtype} jobs 1"), None)
+        if not fl or not row:
+            continue
+        g = fl["total"] / row["train"] / 1e9
+        out.append(
+            f"lrbench {dtype} jobs 1: {fl['total'] / 1e9:.2f} GFLOP of matrix products "
+            f"(training {fl['train'] / 1e9:.2f} of nominal {fl['nominal_train'] / 1e9:.2f}: "
+            f"{fl['steps']:,} of {fl['nominal_steps']:,} steps, diverged runs stop early; "
+            f"evaluation {fl['eval'] / 1e9:.2f}) in {row['train']:.2f} s of training = "
+            f"{g:.1f} GFLOP/s, {g / peak[dtype]:.0%} of the one-thread peak"
+        )
+    if dump["flops"]:
+        out.append(
+            "the PyTorch loop trains every run's full budget (no divergence stop); "
+            "lrbench and the numpy baseline stop diverged runs (steps above)."
+        )
+    return out
+
+
+def _scaling_notes(rows: list[dict[str, Any]]) -> list[str]:
+    big = next((r for r in rows if r.get("scaling")), None)
+    w1 = next((r for r in rows if r["name"] == "lrbench float64 jobs 2"), None)
+    if not big or not w1:
+        return []
+    return [
+        f"scaling (10x the runs, float64 jobs 2) / W1: process {big['wall'] / w1['wall']:.1f}x, "
+        f"sweep {big['sweep'] / w1['sweep']:.1f}x (linear: 10x; start-up is paid once)"
+    ]
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions (rounds), default 3")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, no PyTorch")
+    ap.add_argument("--scaling", action="store_true", help="also a 10x grid (seeds=10, jobs 2)")
+    ap.add_argument("--markdown", action="store_true", help="also print the Markdown table")
+    ap.add_argument("--json", metavar="PATH", help="write every raw timing as JSON")
+    ap.add_argument("--load", metavar="PATH", help="print the tables of a --json dump; no runs")
+    ap.add_argument("--config", default="configs/w1.yaml", help="workload (default W1)")
+    args = ap.parse_args(argv)
+    os.chdir(ROOT)
+
+    if args.load:
+        dump = json.loads(Path(args.load).read_text())
+    else:
+        repeat = 1 if args.quick else args.repeat
+        tv = None if args.quick else torch_version()
+        vs = variants(args.config, tv is not None, args.scaling)
+        dump = {
+            "repeat": repeat,
+            "config": args.config,
+            "machine": machine(tv),
+            "load_before": _load(),
+            "peak_gflops": matmul_peak(),
+            "variants": vs,
+        }
+        if not args.quick and tv is None:
+            print(
+                "bench: `import torch` failed; the PyTorch loop is skipped "
+                "(pip install torch==2.13.0)",
+                file=sys.stderr,
+            )
+        with tempfile.TemporaryDirectory(prefix="lrbench-bench-") as tmp:
+            dump["records"] = measure(vs, repeat, Path(tmp))
+            dump["flops"] = {}
+            for i, v in enumerate(vs):
+                if v["kind"] == "lrbench" and v["jobs"] == 1 and not v.get("scaling"):
+                    dump["flops"][v["dtype"]] = workload_flops(Path(tmp) / f"v{i}" / "out")
+        dump["load_after"] = _load()
+        if args.json:
+            Path(args.json).write_text(json.dumps(dump, indent=1) + "\n")
+    print(render(dump, markdown=False))
+    if args.markdown:
+        print(render(dump, markdown=True))
+    return 0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
