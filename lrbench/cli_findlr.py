@@ -70,6 +70,7 @@ def build_config(
     raw = read_yaml(path) if path is not None else copy.deepcopy(DEFAULT_RAW)
     raw = apply_overrides(raw, overrides)
     flags = flags or TaskFlags()
+    _check_names(flags)
     tasks = raw.get("tasks")
     tasks = [tasks] if isinstance(tasks, dict) else tasks
     base = tasks[0] if isinstance(tasks, list) and tasks and isinstance(tasks[0], dict) else {}
@@ -99,6 +100,21 @@ def build_config(
     return config
 
 
+def _check_names(flags: TaskFlags) -> None:
+    """Unknown names in flags fail with the flag's name (and "did you mean")."""
+    from lrbench.data import DATASETS
+    from lrbench.models import MODELS
+    from lrbench.optimizers import OPTIMIZERS
+    from lrbench.params import lookup
+
+    if flags.dataset is not None and not flags.dataset.endswith(".csv"):
+        lookup(DATASETS, flags.dataset, "--dataset", "dataset (or a path ending in .csv)")
+    if flags.model is not None:
+        lookup(MODELS, flags.model, "--model", "model")
+    for name in flags.optimizers:
+        lookup(OPTIMIZERS, name, "--optimizer", "optimizer")
+
+
 def _hidden(text: str) -> list[int]:
     from lrbench.errors import ConfigError
 
@@ -112,7 +128,7 @@ def _new_task(flags: TaskFlags, base: dict[str, Any]) -> dict[str, Any]:
     from lrbench.data import dataset_kind
     from lrbench.models import model_task
 
-    kind = dataset_kind(flags.dataset)  # an unknown name fails here, with "did you mean"
+    kind = dataset_kind(flags.dataset)
     model = flags.model or base.get("model")
     if not model or (kind != "csv" and model_task(model) != kind):
         model = "linear" if kind == "regression" else "logreg"
@@ -358,13 +374,7 @@ def pair_chart(pair: Any, outcome: Any, *, ascii_only: bool = False) -> list[str
     if pair.bound is not None:
         marks.append((pair.bound, dash, f"2/L = {pair.bound:.3g}"))
     if pair.recommended is not None:
-        marks.append(
-            (
-                pair.recommended,
-                bar,
-                f"recommended {pair.recommended:.3g} ({outcome.settings.suggest})",
-            )
-        )
+        marks.append((pair.recommended, bar, f"recommended {pair.recommended:.3g}"))
     y = smoothed_mean(pair, outcome.settings)
     label = f"mean of {len(pair.seeds)} seeds, smoothed"
     return text_chart(outcome.lrs, y, marks=marks, label=label, ascii_only=ascii_only)
@@ -426,6 +436,10 @@ def text_chart(
             axis[c : c + len(text)] = list(text)
             taken = c + len(text)
     lines.append((" " * 11 + "".join(axis)).rstrip())
-    legend = [f"{dot} {label}"] + [f"{char} {text}" for _, char, text in marks]
+    legend = [f"{dot} {label}"]
+    legend += [
+        f"{ch} {text}" + ("" if 0 <= col(lr) < width else " (off the chart)")
+        for lr, ch, text in marks
+    ]
     lines.append(" " * 11 + "   ".join(legend))
     return lines

@@ -44,6 +44,8 @@ def sweep_plots(outcome, folder: Path) -> list[Path]:
         for c in a.cells:
             if c["task"] == task:
                 rows.setdefault(c["row"], []).append(c)
+        means = [c["mean"] for cells in rows.values() for c in cells]
+        log_y = "loss" in a.metric and all(m > 0 for m in means if math.isfinite(m))
         for cells in rows.values():
             cells = sorted(cells, key=lambda c: c["lr"])
             lr = np.array([c["lr"] for c in cells])
@@ -63,6 +65,8 @@ def sweep_plots(outcome, folder: Path) -> list[Path]:
         if bound is not None:
             ax.axvline(bound, color="grey", linestyle="--", label=f"2/L = {bound:.3g}")
         ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel(a.metric)
         ax.set_title(f"{task}: {a.metric} (x: all seeds diverged)")

@@ -21,7 +21,8 @@ from rich.text import Text
 MARKS = {"diverged": "✗", "unstable": "~", "slow": "↓", "ok": ""}
 LEGEND = (
     "✗ diverged (✗n: n seeds diverged) · ~ unstable · ↓ slow (lr too low) · "
-    "bold green: best lr of the row · green: within tolerance of the best"
+    "bold green: best lr of the row · green: within tolerance of the best · "
+    "(low/high edge): the best lr is at the end of the grid, extend it"
 )
 
 
@@ -131,9 +132,7 @@ def _cell_style(c: dict[str, Any], b: dict[str, Any]) -> str:
 
 
 def _edge(b: dict[str, Any]) -> str:
-    return {"low": " (grid edge: try lower)", "high": " (grid edge: try higher)", "both": ""}.get(
-        b.get("edge") or "", ""
-    )
+    return {"low": " (low edge)", "high": " (high edge)", "both": ""}.get(b.get("edge") or "", "")
 
 
 def _band(b: dict[str, Any]) -> str:
