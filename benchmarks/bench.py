@@ -440,8 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         dump = json.loads(Path(args.load).read_text())
     else:
         repeat = 1 if args.quick else args.repeat
-        tv = None if args.quick else torch_version()
-        vs = variants(args.config, tv is not None, args.scaling)
+        tv = torch_version()
+        vs = variants(args.config, tv is not None and not args.quick, args.scaling)
         dump = {
             "repeat": repeat,
             "config": args.config,

@@ -241,11 +241,9 @@ def find_lr(
         cfg = build_config(config, set_ or (), flags)
         n_pairs = len(cfg.tasks) * len(cfg.optimizers)
         if not quiet:
-            err.print(
-                Text(
-                    f"find-lr {cfg.name}: {n_pairs} task/optimizer pair(s) x {seeds} seeds, {num_iter} steps, lr {start_lr:g} -> {end_lr:g} ({mode})"
-                )
-            )
+            note = f"find-lr {cfg.name}: {n_pairs} task x optimizer pair(s) x {seeds} seed(s), "
+            note += f"{num_iter} steps, lr {start_lr:g} -> {end_lr:g} ({mode})"
+            err.print(Text(note))
         limit_blas_threads()
         outcome = finder.run(cfg, settings)
         out_dir = out if out is not None else Path("results") / "find-lr" / cfg.name
@@ -257,7 +255,9 @@ def find_lr(
     for w in outcome.warnings:
         err.print(Text("warning: " + w, style="yellow"))
     if fmt == "json":
-        sys.stdout.write(json.dumps(finder.summary(outcome, out_dir, command), indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(finder.summary(outcome, out_dir, command), indent=2, allow_nan=False) + "\n"
+        )
         return
     console = Console(highlight=False, soft_wrap=False)
     plain = not (console.encoding or "").lower().startswith("utf")
@@ -289,7 +289,7 @@ def suggestion_table(pair: Any, outcome: Any) -> Table:
     st = outcome.settings
     n = len(pair.seeds)
     title = (
-        f"{pair.task.label} / {pair.label}: {n} seeds, {st.curve} curve, "
+        f"{pair.task.label} / {pair.label}: {n} seed{'s' if n > 1 else ''}, {st.curve} curve, "
         f"{st.mode} ramp {st.start_lr:g} -> {st.end_lr:g} in {st.num_iter} steps"
     )
     table = Table(
@@ -341,13 +341,13 @@ def _caption(pair: Any, outcome: Any) -> str:
     stops = [s.divergence.stop_step for s in pair.seeds if s.divergence.stop_step is not None]
     if stops:
         lo, hi = min(stops), max(stops)
-        lines.append(
-            f"stopped: {len(stops)}/{n} seeds, at lr {lrs[lo]:.3g}-{lrs[hi]:.3g} (steps {lo}-{hi})"
-        )
+        where = f"lr {lrs[lo]:.3g} (step {lo})"
+        if hi > lo:
+            where = f"lr {lrs[lo]:.3g}-{lrs[hi]:.3g} (steps {lo}-{hi})"
+        lines.append(f"stopped: {len(stops)}/{n} seeds, at {where}")
     if len(stops) < n:
-        lines.append(
-            f"no divergence in range for {n - len(stops)}/{n} seeds: minimum and range are lower bounds; raise --end-lr"
-        )
+        what = "no divergence in range" if st.div_factor else "--no-stop-div: no non-finite loss"
+        lines.append(f"{what} for {n - len(stops)}/{n} seeds: minimum and range are lower bounds")
     if pair.methods_disagree:
         lines.append(
             "steepest and minimum differ by more than 10x: read the chart before trusting either"

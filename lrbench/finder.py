@@ -288,10 +288,10 @@ def run(config: Config, settings: Settings) -> Outcome:
         _analyse(pair, lrs, settings)
         out.append(pair)
         if pair.n_stopped < len(seeds):
+            what = "no divergence in range" if settings.div_factor else "no non-finite loss"
             warnings.append(
-                f"{task.label} / {pair.label}: no divergence in range for "
-                f"{len(seeds) - pair.n_stopped} of {len(seeds)} seeds; minimum and range are "
-                "lower bounds (raise --end-lr or --num-iter)"
+                f"{task.label} / {pair.label}: {what} for {len(seeds) - pair.n_stopped} of "
+                f"{len(seeds)} seeds; minimum and range are lower bounds (raise --end-lr)"
             )
     return Outcome(config, settings, lrs, out, warnings)
 
@@ -410,7 +410,7 @@ def summary(
     settings = dataclasses.asdict(st) | {"seeds": st.seed_list(), "smooth_window": st.window()}
     settings["stop_div"] = st.div_factor is not None
     settings["points_per_decade"] = (st.num_iter - 1) / math.log10(st.end_lr / st.start_lr)
-    return {
+    data = {
         "name": outcome.config.name,
         "settings": settings,
         "results": [_pair_json(p, outcome) for p in outcome.pairs],
@@ -418,6 +418,20 @@ def summary(
         "warnings": list(outcome.warnings),
         "out": None if out_dir is None else str(out_dir),
     }
+    return _plain(data)
+
+
+def _plain(v: Any) -> Any:
+    """JSON-ready: tuples as lists, numpy scalars as Python numbers, non-finite floats as None."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
@@ -510,7 +524,9 @@ def write(outcome: Outcome, out_dir: Path, command: str | None, plot: bool = Tru
     atomic_write(files[0], yaml.safe_dump(outcome.config.raw, sort_keys=False))
     atomic_write(files[1], csv_text(curve_rows(outcome), CURVE_COLUMNS))
     atomic_write(files[2], csv_text(suggestion_rows(outcome), SUGGESTION_COLUMNS))
-    atomic_write(files[3], json.dumps(summary(outcome, out_dir, command), indent=2) + "\n")
+    atomic_write(
+        files[3], json.dumps(summary(outcome, out_dir, command), indent=2, allow_nan=False) + "\n"
+    )
     if plot:
         from lrbench.finder_plot import findlr_plot
 

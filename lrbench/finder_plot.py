@@ -45,16 +45,14 @@ def smoothed_mean(pair: Any, settings: Any) -> np.ndarray:
 
 def findlr_plot(outcome: Any, path: Path) -> Path:
     """Draw ``outcome`` (a :class:`lrbench.finder.Outcome`) into ``path``; return ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas
 
     st, lrs = outcome.settings, outcome.lrs
     n = len(outcome.pairs)
     cols = 1 if n == 1 else 2
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 4.5 * rows), squeeze=False)
+    fig = Figure(figsize=(7 * cols, 4.5 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, pair in zip(axes.flat, outcome.pairs):
         for s in pair.seeds:
             c = s.curve(st.curve)
@@ -70,9 +68,12 @@ def findlr_plot(outcome: Any, path: Path) -> Path:
                 continue
             chosen = m == st.suggest
             text = f"{m}{' (recommended)' if chosen else ''} {v:.3g}"
-            ax.axvline(
-                v, color=COLORS[m], lw=2.0 if chosen else 1.0, ls="-" if chosen else ":", label=text
-            )
+            style = {"color": COLORS[m], "lw": 2.0 if chosen else 1.0, "ls": "-" if chosen else ":"}
+            base = pair.aggregates[m].get("base", {}).get("median")
+            if base is not None:
+                text = f"{m}{' (recommended)' if chosen else ''} {base:.3g} - {v:.3g}"
+                ax.axvline(base, **style)
+            ax.axvline(v, label=text, **style)
         if pair.bound is not None:
             ax.axvline(pair.bound, color="grey", ls="--", lw=1.0, label=f"2/L = {pair.bound:.3g}")
         limits = view_limits(mean)
@@ -86,13 +87,19 @@ def findlr_plot(outcome: Any, path: Path) -> Path:
             f"loss ({'probe, after the step' if st.curve == 'probe' else 'minibatch, before the step'})"
         )
         ax.set_title(f"{pair.task.label} / {pair.label}", fontsize=10)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower left")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.tight_layout()
+    fig.subplots_adjust(
+        left=0.09 / cols,
+        right=1 - 0.03 / cols,
+        bottom=0.11 / rows,
+        top=1 - 0.07 / rows,
+        hspace=0.35,
+        wspace=0.2,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
     os.replace(tmp, path)
     return path
