@@ -170,13 +170,13 @@ def _differs(a: Any, b: Any) -> bool:
 
 def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
     """Versions, command line, time, machine and counts, for ``manifest.json``."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import numpy
 
-    try:
-        import sklearn
-
-        skl = sklearn.__version__
-    except ImportError:  # pragma: no cover
+    try:  # the installed version, without importing scikit-learn (about a second)
+        skl = version("scikit-learn")
+    except PackageNotFoundError:  # pragma: no cover
         skl = None
     from lrbench.executor import default_jobs
 
