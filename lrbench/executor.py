@@ -72,25 +72,29 @@ class Plan:
         return sum(len(g) for g in self.groups)
 
 
+MAX_WIDTH = 64  # configurations a chunk: wide enough for numpy, small enough to save often
+
+
 def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
     """Group specs for lockstep training, costliest first.
 
-    Specs with equal :func:`lrbench.engine.group_key` train together. With several workers and
-    few groups (fewer than four a worker), each group is cut into ``jobs`` equal chunks, so the
-    workers finish together (a chunk is still wide; cutting never changes a run's numbers).
+    Specs with equal :func:`lrbench.engine.group_key` train together, in chunks of at most
+    :data:`MAX_WIDTH` configurations: runs are saved when their chunk ends, so an interrupted
+    sweep loses at most the chunks in progress. With several workers and few groups (fewer
+    than four a worker), each group is also cut into at least ``jobs`` chunks so the workers
+    finish together. Cutting never changes a run's numbers.
     """
     by_key: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
         by_key[group_key(s)].append(s)
     groups = list(by_key.values())
-    if jobs > 1 and len(groups) < 4 * jobs:
-        cut = []
-        for g in groups:
-            n = min(jobs, len(g))
-            size = -(-len(g) // n)
-            cut += [g[i : i + size] for i in range(0, len(g), size)]
-        groups = cut
-    return sorted(groups, key=_cost, reverse=True)
+    few = jobs > 1 and len(groups) < 4 * jobs
+    chunks = []
+    for g in groups:
+        n = max(-(-len(g) // MAX_WIDTH), min(jobs, len(g)) if few else 1)
+        size = -(-len(g) // n)
+        chunks += [g[i : i + size] for i in range(0, len(g), size)]
+    return sorted(chunks, key=_cost, reverse=True)
 
 
 def _cost(group: Sequence[RunSpec]) -> float:
