@@ -47,7 +47,9 @@ MODELS: dict[str, Entry] = {
 }
 
 EVAL_ROWS = 4096  # rows per evaluation chunk (fixed, so results do not depend on K)
-EVAL_BYTES = 64 * 2**20  # bound on one evaluation activation array
+# Bound on one evaluation activation array. Cache-sized groups of configurations evaluate
+# 15-25% faster than one large array (W1, 1437 rows); the grouping never changes the bits.
+EVAL_BYTES = 2 * 2**20
 
 
 def model_task(name: str) -> str:
@@ -179,10 +181,12 @@ class Model:
                 Xc, yc = X[r0 : r0 + rows], y[r0 : r0 + rows]
                 out = self._forward(ps, Xc)
                 if self.task == "classification":
-                    correct[k0 : k0 + group] += (out.argmax(axis=2) == yc).sum(axis=1)
-                    out -= _row_max(out)
-                    lse = np.log(np.exp(out).sum(axis=2))
-                    total[k0 : k0 + group] += (lse - out[:, np.arange(len(yc)), yc]).sum(axis=1)
+                    m = _row_max(out)
+                    shifted = out - m
+                    picked = shifted[:, np.arange(len(yc)), yc]
+                    correct[k0 : k0 + group] += _hits(out, m, shifted, picked, yc)
+                    lse = np.log(np.exp(shifted).sum(axis=2))
+                    total[k0 : k0 + group] += (lse - picked).sum(axis=1)
                 else:
                     r = out[..., 0] - yc
                     total[k0 : k0 + group] += 0.5 * (r * r).sum(axis=1)
@@ -238,6 +242,24 @@ def _row_max(z: np.ndarray) -> np.ndarray:
     for c in range(1, C):
         np.maximum(m, z[..., c : c + 1], out=m)
     return m
+
+
+def _hits(
+    z: np.ndarray, m: np.ndarray, shifted: np.ndarray, picked: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Per configuration, the number of rows with ``argmax(z) == y`` (first maximum on ties).
+
+    ``m`` is the row maximum, ``shifted = z - m`` and ``picked`` the shifted true-class logits.
+    For finite ``a`` and ``m``, ``a - m == 0`` exactly when ``a == m``, so with every maximum
+    finite each row has at least one zero in ``shifted``; if the zeros number exactly the rows,
+    no row has a tie at the top and the argmax is ``y`` exactly where ``picked`` is 0. That
+    check is a few fast passes, where numpy's argmax over a short last axis costs about 30 ns a
+    row. Otherwise (a tie, an inf or a NaN anywhere in the block) ``argmax`` itself decides.
+    """
+    rows = shifted.shape[0] * shifted.shape[1]
+    if np.isfinite(m).all() and np.count_nonzero(shifted == 0) == rows:
+        return np.count_nonzero(picked == 0, axis=1)
+    return (z.argmax(axis=2) == y).sum(axis=1)
 
 
 def _least_squares(out: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

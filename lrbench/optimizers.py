@@ -1,14 +1,14 @@
 """Optimizers: the registry and vectorised update rules, with ``torch.optim`` semantics.
 
 Every rule updates a stack of ``K`` configurations at once: parameters, gradients and state are
-``(K, a, b)`` arrays, numeric hyperparameters ``(K, 1, 1)`` arrays, the learning rate a ``(K,)``
-vector given at every step (schedules live elsewhere). Arithmetic is elementwise per
-configuration, so one configuration gives the same bits alone or inside any group. The step
-counter ``k`` is 1, 2, ...; moment buffers start at zero unless said otherwise. Operations
-follow the order of torch's single-tensor code paths (``torch/optim/*.py``), so results match
-PyTorch in float64 to round-off (torch fuses some multiply-adds, numpy cannot). Per-step
-scalars (bias corrections, ``clr``, NAdam's ``mu``) are computed in float64, as torch does in
-Python, then cast to the parameters' dtype.
+``(K, a, b)`` arrays, numeric hyperparameters ``(K, 1, 1)`` arrays (one scalar when all ``K``
+are equal), the learning rate a ``(K,)`` vector given at every step (schedules live elsewhere).
+Arithmetic is elementwise per configuration, so one configuration gives the same bits alone or
+inside any group. The step counter ``k`` is 1, 2, ...; moment buffers start at zero unless said
+otherwise. Operations follow the order of torch's single-tensor code paths
+(``torch/optim/*.py``), so results match PyTorch in float64 to round-off (torch fuses some
+multiply-adds, numpy cannot). Per-step scalars (bias corrections, ``clr``, NAdam's ``mu``) are
+computed in float64, as torch does in Python, then cast to the parameters' dtype.
 
 =========  ==============================  ==============================================
 name       PyTorch                          defaults
@@ -184,6 +184,12 @@ def group_key(name: str, hparams: Mapping[str, Any]) -> tuple:
     return (rule, bool(h["amsgrad"]), wd)  # adam, adamw
 
 
+# ufunc buffer size during updates. With numpy's default (8192 elements), an operation that
+# broadcasts a (K, 1, 1) column over rows shorter than the buffer copies the rows through
+# buffers and runs about twice as slow; a buffer smaller than a row skips that. Elementwise
+# arithmetic gives the same bits whatever the buffer size (there are no reductions here).
+_BUFSIZE = 256
+
 # Numeric hyperparameters kept per configuration, as (K,) float64 vectors.
 _NUMERIC = ("momentum", "dampening", "weight_decay", "lr_decay", "eps", "alpha", "momentum_decay")
 
@@ -256,12 +262,19 @@ class Optimizer:
             names = ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * self._amsgrad
         return {n: np.zeros_like(p) for n in names}
 
-    def _col(self, x: np.ndarray) -> np.ndarray:
-        """A (K,) float64 vector as a (K, 1, 1) array of the parameters' dtype."""
-        return np.asarray(x, dtype=self.dtype).reshape(-1, 1, 1)
+    def _col(self, x: np.ndarray) -> np.ndarray | np.generic:
+        """A (K,) float64 vector as a (K, 1, 1) array of the parameters' dtype, or as one scalar
+        of that dtype when its K entries have the same bits (numpy's loops with a scalar operand
+        are faster than broadcasting a column; every element gets the same operation, so the
+        same bits). Bits, not ``==``: 0.0 and -0.0 are equal yet can give different results."""
+        v = np.asarray(x, dtype=self.dtype).reshape(-1)
+        raw = v.tobytes()  # comparing bytes is the cheapest test at these sizes
+        if v.size and raw == raw[: v.itemsize] * v.size:
+            return v[0]
+        return v.reshape(-1, 1, 1)
 
     def _derive(self) -> None:
-        """The (K, 1, 1) constants of the rule, from the (K,) hyperparameters."""
+        """The (K, 1, 1) constants of the rule (see :meth:`_col`), from the (K,) hyperparameters."""
         h, col = self._h, self._col
         self._c = {n: col(v) for n, v in h.items()}
         if "dampening" in h:
@@ -293,6 +306,16 @@ class Optimizer:
         """One step for all configurations, in place on ``params`` (``grads`` get overwritten)."""
         if (momentum is not None) != self.cycle_momentum:
             raise ValueError("momentum is given exactly when cycle_momentum is on")
+        if np.size(lr) <= 1:  # one configuration: every operand is a scalar, no buffering
+            self._update(params, grads, lr, momentum)
+            return
+        bufsize = np.setbufsize(_BUFSIZE)
+        try:
+            self._update(params, grads, lr, momentum)
+        finally:
+            np.setbufsize(bufsize)
+
+    def _update(self, params, grads, lr, momentum) -> None:
         self._k += 1
         lr = np.asarray(lr, dtype=np.float64)
         mom = None if momentum is None else np.asarray(momentum, dtype=np.float64)

@@ -388,3 +388,28 @@ def test_loss_and_grads_equal_torch_autograd(case: str) -> None:
             if ev_acc is not None:
                 acc = (logits.argmax(dim=1).numpy() == ye).mean()
                 assert acc == ev_acc[k]
+
+
+def test_accuracy_takes_the_first_maximum_through_ties_inf_and_nan() -> None:
+    """Accuracy is ``argmax(logits) == y`` with numpy's argmax rules (first maximum on ties, a
+    NaN counts as the maximum); expected counts by hand from the logits each row gets."""
+    X = np.array([[1.0, 0.3], [-1.0, 2.0], [0.0, -1.0], [2.0, 0.5], [-3.0, 1.0], [0.5, 0.0]])
+    y = np.array([0, 1, 2, 0, 2, 0])  # three 0s, one 1, two 2s
+    model = Model("logreg", {}, 2, 3)
+    W = np.zeros((6, 2, 3))
+    b = np.zeros((6, 1, 3))
+    b[0, 0] = [1, 1, 0]  # tie of classes 0 and 1 in every row: predicts 0 -> 3/6
+    b[1, 0] = [0, 2, 2]  # tie of 1 and 2: predicts 1 -> 1/6
+    b[2, 0] = [np.inf, 0, 0]  # predicts 0 -> 3/6 (loss NaN)
+    b[3, 0] = [0, np.nan, 5]  # NaN first at class 1: predicts 1 -> 1/6 (loss NaN)
+    W[4, 0] = [1, 1, 0]  # logits (x0, x0, 0): x0 > 0 -> 0, x0 < 0 -> 2, x0 = 0 -> 0 -> 4/6
+    W[5] = [[0.5, -1.0, 0.2], [0.1, 0.4, -0.3]]  # no ties: numpy's argmax of X @ W
+    expected = [3, 1, 3, 1, 4, int((np.argmax(X @ W[5], axis=1) == y).sum())]
+    with np.errstate(all="ignore"):
+        loss, acc = model.evaluate([W, b], X, y)
+        for k in range(6):
+            alone_loss, alone_acc = model.evaluate([W[k : k + 1], b[k : k + 1]], X, y)
+            assert np.array_equal(alone_loss, loss[k : k + 1], equal_nan=True)
+            assert np.array_equal(alone_acc, acc[k : k + 1])
+    assert acc.tolist() == [e / 6 for e in expected]
+    assert np.isfinite(loss).tolist() == [True, True, False, False, True, True]

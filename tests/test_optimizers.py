@@ -530,3 +530,71 @@ def test_update_checks_momentum_argument():
     opt = Optimizer("adam", [{}], [np.zeros((1, 1, 1))])
     with pytest.raises(ValueError, match="cycle_momentum"):
         opt.update([np.zeros((1, 1, 1))], [np.zeros((1, 1, 1))], np.array([0.1]), np.array([0.9]))
+
+
+# ---------------------------------------------------------------- fast paths keep the bits
+
+
+def test_update_restores_the_numpy_buffer_size():
+    """update() runs with a small ufunc buffer (faster column broadcasts) and puts the caller's
+    back, also when the update raises."""
+    old = np.setbufsize(4096)
+    try:
+        opt = Optimizer("adam", [{}, {}], [np.zeros((2, 3, 4))])
+        opt.update([np.zeros((2, 3, 4))], [np.ones((2, 3, 4))], np.array([0.1, 0.2]))
+        assert np.getbufsize() == 4096
+        with pytest.raises(ValueError, match="broadcast"):
+            opt.update([np.zeros((2, 3, 4))], [np.ones((2, 3, 5))], np.array([0.1, 0.2]))
+        assert np.getbufsize() == 4096
+    finally:
+        np.setbufsize(old)
+
+
+def test_signed_zero_learning_rates_are_not_merged():
+    """Equal hyperparameters become one scalar operand only when their bits are equal: by IEEE
+    754 (round to nearest), theta = -0.0 and g = 1 give -0.0 + 1*(-0.0) = -0.0 for lr = 0.0
+    but -0.0 + 1*(+0.0) = +0.0 for lr = -0.0, although 0.0 == -0.0."""
+    p = np.full((2, 1, 1), -0.0)
+    Optimizer("sgd", [{}, {}], [p]).update([p], [np.ones((2, 1, 1))], np.array([0.0, -0.0]))
+    assert np.signbit(p[:, 0, 0]).tolist() == [True, False]
+    for lr, sign in ((0.0, True), (-0.0, False)):
+        q = np.full((1, 1, 1), -0.0)
+        Optimizer("sgd", [{}], [q]).update([q], [np.ones((1, 1, 1))], np.array([lr]))
+        assert bool(np.signbit(q[0, 0, 0])) is sign
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("momentum", {"weight_decay": 1e-3}),
+        ("nesterov", {}),
+        ("rmsprop", {"centered": True, "momentum": 0.5}),
+        ("adam", {"amsgrad": True}),
+        ("adamw", {}),
+        ("nadam", {}),
+        ("adagrad", {"lr_decay": 0.01}),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_equal_hyperparameters_and_learning_rates_give_the_bits_of_one_alone(name, given, dtype):
+    """A stack whose configurations share every hyperparameter (scalar operands), with equal
+    learning rates at even steps and different ones at odd steps (a broadcast column), gives
+    each configuration the bits it gets alone."""
+    K, shapes, steps = 3, [(5, 4), (1, 4), (130, 70)], 12
+    rng = np.random.default_rng(7)
+    init = [rng.standard_normal((K, *s)).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal((K, *s)).astype(dtype) for s in shapes] for _ in range(steps)]
+    lrs = 10 ** rng.uniform(-3, -1, (steps, K))
+    lrs[::2] = lrs[::2, :1]
+
+    def run(rows):
+        params = [p[rows].copy() for p in init]
+        opt = Optimizer(name, [given] * len(rows), params)
+        for t in range(steps):
+            opt.update(params, [g[rows].copy() for g in grads[t]], lrs[t, rows])
+        return params
+
+    stacked = run(np.arange(K))
+    for k in range(K):
+        for got, want in zip(stacked, run(np.array([k])), strict=True):
+            assert np.array_equal(got[k : k + 1], want)
