@@ -359,7 +359,12 @@ def _default(v: Any) -> str:
 def schedule_table(name: str, params: dict[str, Any], lr: float, table_values, moms) -> Table:
     """``lrbench schedule``: the lr (and cycled momentum) at every step."""
     shown = ", ".join(f"{k}={_default(v)}" for k, v in params.items())
-    table = Table(title=f"{name}({shown}) with lr={lr_text(lr)}", title_justify="left")
+    table = Table(
+        title=f"{name} with lr={lr_text(lr)}",
+        caption=shown,
+        title_justify="left",
+        caption_justify="left",
+    )
     table.add_column("step", justify="right")
     table.add_column("lr", justify="right")
     if moms is not None:
