@@ -112,7 +112,7 @@ def part_label(
     lists: ``adam(betas=[0.9, 0.99])``; no params left: just ``adam``.
     """
     dflt = (defaults or {}).get(name)
-    shown = [(k, v) for k, v in params if dflt is None or k not in dflt or _differs(v, dflt[k])]
+    shown = [(k, v) for k, v in params if dflt is None or k not in dflt or differs(v, dflt[k])]
     if not shown:
         return name
     return f"{name}(" + ", ".join(f"{k}={_show(v)}" for k, v in shown) + ")"
@@ -124,9 +124,10 @@ def row_label(spec: RunSpec, defaults: Mapping[str, Mapping[str, Any]] | None = 
     return f"{opt} / {part_label(spec.schedule, spec.schedule_params, defaults)}"
 
 
-def _differs(a: Any, b: Any) -> bool:
+def differs(a: Any, b: Any) -> bool:
+    """Whether a hyperparameter value differs from a default (lists and tuples alike)."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) != len(b) or any(_differs(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) != len(b) or any(differs(x, y) for x, y in zip(a, b, strict=True))
     return a != b
 
 

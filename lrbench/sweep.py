@@ -17,7 +17,14 @@ from typing import Any
 import yaml
 
 from lrbench import __version__
-from lrbench.analysis import RUN_COLUMNS, SUMMARY_COLUMNS, Analysis, analyze, registry_defaults
+from lrbench.analysis import (
+    RUN_COLUMNS,
+    SUMMARY_COLUMNS,
+    Analysis,
+    analyze,
+    differs,
+    registry_defaults,
+)
 from lrbench.config import Config
 from lrbench.executor import OnEvent, execute, plan
 from lrbench.spec import RunResult, TaskSpec
@@ -121,13 +128,23 @@ def run(
 
 def write_tables(store: ResultsDir, outcome: SweepOutcome) -> list[Path]:
     """``runs.csv``, ``curves.csv`` and ``summary.csv``."""
+    from lrbench.data import DATASETS
+    from lrbench.models import MODELS
+    from lrbench.optimizers import OPTIMIZERS
+    from lrbench.schedules import SCHEDULES
+
     a = outcome.analysis
-    rows = [run_row(r, m) for r, m in zip(outcome.results, a.runs)]
+    defaults = {
+        "optimizer": registry_defaults(OPTIMIZERS),
+        "schedule": registry_defaults(SCHEDULES),
+        "model": registry_defaults(MODELS),
+        "data": registry_defaults(DATASETS),
+    }
+    rows = [run_row(r, m, defaults) for r, m in zip(outcome.results, a.runs)]
     hyper = sorted({k for row in rows for k in row if "." in k})
     head = ["run_id", "task", "dataset", "model", "optimizer", "schedule", "lr", "seed"]
     runs_cols = head + hyper + [c for c in RUN_COLUMNS if c not in head]
     files = [store.write_csv("runs.csv", rows, runs_cols)]
-
     lines = [",".join(CURVE_COLUMNS)]
     for r in outcome.results:
         lines += curve_lines(r)
@@ -136,36 +153,28 @@ def write_tables(store: ResultsDir, outcome: SweepOutcome) -> list[Path]:
     return files
 
 
-def run_row(result: RunResult, metrics: dict[str, Any]) -> dict[str, Any]:
+def run_row(
+    result: RunResult, metrics: dict[str, Any], defaults: dict[str, dict[str, dict[str, Any]]]
+) -> dict[str, Any]:
     """A ``runs.csv`` row: the metrics, the task's parts and every non-default hyperparameter
-    (``optimizer.momentum``, ``schedule.warmup``, ``model.hidden``, ``data.noise``...)."""
-    from lrbench.data import DATASETS
-    from lrbench.models import MODELS
-    from lrbench.optimizers import OPTIMIZERS
-    from lrbench.schedules import SCHEDULES
-
+    (``optimizer.momentum``, ``schedule.warmup``, ``model.hidden``, ``data.noise``...).
+    ``defaults[prefix][name]`` are the registries' defaults (:func:`registry_defaults`)."""
     s = result.spec
     row = dict(metrics)
     row["dataset"] = s.task.dataset
     row["model"] = s.task.model
     parts = (
-        ("optimizer", OPTIMIZERS.get(s.optimizer), s.optimizer_params),
-        ("schedule", SCHEDULES.get(s.schedule), s.schedule_params),
-        ("model", MODELS.get(s.task.model), s.task.model_params),
-        ("data", DATASETS.get(s.task.dataset), s.task.dataset_params),
+        ("optimizer", s.optimizer, s.optimizer_params),
+        ("schedule", s.schedule, s.schedule_params),
+        ("model", s.task.model, s.task.model_params),
+        ("data", s.task.dataset, s.task.dataset_params),
     )
-    for prefix, entry, params in parts:
-        defaults = {p.name: p.default for p in entry.params} if entry else {}
+    for prefix, name, params in parts:
+        dflt = defaults[prefix].get(name, {})
         for k, v in params:
-            if k not in defaults or _differs(v, defaults[k]):
+            if k not in dflt or differs(v, dflt[k]):
                 row[f"{prefix}.{k}"] = list(v) if isinstance(v, tuple) else v
     return row
-
-
-def _differs(a: Any, b: Any) -> bool:
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return list(a) != list(b)
-    return a != b
 
 
 def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
