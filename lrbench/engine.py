@@ -274,7 +274,7 @@ def train_group(
             if active.size == 0:
                 break
             if eval_pos < len(eval_steps) and eval_steps[eval_pos] == t:
-                tr_loss, _ = model.evaluate(params, X, y)
+                tr_loss, _ = model.evaluate(params, X, y, accuracy=False)
                 va_loss, va_acc = model.evaluate(params, data.X_val, data.y_val)
                 ev_train[eval_pos, active] = tr_loss
                 ev_val[eval_pos, active] = va_loss

@@ -3,7 +3,10 @@
 Parallelism comes from processes, each with one BLAS thread (``threadpoolctl``), the main
 process included: a product split over two threads can round differently, and one thread per
 process is both faster here and the condition for identical bits whatever ``--jobs`` is.
-Only the main process writes files; each group's runs are saved as soon as the group ends.
+Each run file is written (atomically) as soon as its chunk ends, by the process that trained
+it, which also formats the run's ``curves.csv`` lines: the two serialisations of a finished run
+then run in parallel with training elsewhere, and the main process only collects and
+concatenates.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 from lrbench.engine import group_key, train_group
 from lrbench.spec import RunResult, RunSpec
-from lrbench.store import ResultsDir
+from lrbench.store import ResultsDir, run_texts
 
 # Events sent to the caller: ("steps", n) as training advances, ("group", results) when a
 # group ends (its runs are already saved).
@@ -56,6 +59,15 @@ def _keep_freed_memory() -> None:
         return
 
 
+@dataclass
+class Executed:
+    """Every run's result by run id, and the ``curves.csv`` lines (one string a run) of the
+    runs trained here."""
+
+    results: dict[str, RunResult]
+    curves: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a sweep will do: runs already finished and groups still to train."""
@@ -80,28 +92,55 @@ def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
 
     Specs with equal :func:`lrbench.engine.group_key` train together, in chunks of at most
     :data:`MAX_WIDTH` configurations: runs are saved when their chunk ends, so an interrupted
-    sweep loses at most the chunks in progress. With several workers and few groups (fewer
-    than four a worker), each group is also cut into at least ``jobs`` chunks so the workers
-    finish together. Cutting never changes a run's numbers.
+    sweep loses at most the chunks in progress. A group is cut by striding (chunk ``i`` takes
+    every ``n``-th spec from ``i``), so its chunks share the same mix of optimizers and learning
+    rates. With several workers and few chunks (fewer than four a worker), chunks are also cut
+    where the workers' equal shares of the estimated cost end (McNaughton's wrap-around rule),
+    so the workers finish together with at most ``jobs - 1`` extra cuts. Cutting never changes
+    a run's numbers.
     """
     by_key: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
         by_key[group_key(s)].append(s)
-    groups = list(by_key.values())
-    few = jobs > 1 and len(groups) < 4 * jobs
     chunks = []
-    for g in groups:
-        n = max(-(-len(g) // MAX_WIDTH), min(jobs, len(g)) if few else 1)
-        size = -(-len(g) // n)
-        chunks += [g[i : i + size] for i in range(0, len(g), size)]
+    for g in by_key.values():
+        n = -(-len(g) // MAX_WIDTH)
+        chunks += [g[i::n] for i in range(n)]
+    if jobs > 1 and len(chunks) < 4 * jobs:
+        chunks = _share(sorted(chunks, key=_cost, reverse=True), jobs)
     return sorted(chunks, key=_cost, reverse=True)
 
 
+def _share(chunks: list[list[RunSpec]], jobs: int) -> list[list[RunSpec]]:
+    """Lay the chunks end to end and cut them at every ``total / jobs`` of cost. A cut piece
+    is a stride of its chunk (same mix); pieces under a quarter of a share are not cut off."""
+    share = sum(_cost(c) for c in chunks) / jobs
+    out: list[list[RunSpec]] = []
+    room = share
+    for c in chunks:
+        per = _cost(c) / len(c)
+        while len(c) > 1 and _cost(c) > room + share / 4:
+            k = round(room / per)
+            if k >= 1 and len(c) - k >= 1 and k * per >= share / 4:
+                step = len(c) / k
+                take = sorted({int(i * step) for i in range(k)})
+                out.append([c[i] for i in take])
+                c = [x for i, x in enumerate(c) if i not in set(take)]
+            room = share
+        out.append(c)
+        room -= _cost(c)
+        if room <= share / 4:
+            room = share
+    return out
+
+
 def _cost(group: Sequence[RunSpec]) -> float:
-    """Relative training cost: configurations x steps x (matrix-product work per sample)."""
+    """Relative training cost: configurations x steps x (1 + sum of hidden widths / 32). The
+    weights come from W1 timings: an MLP 64-64-10 step costs about 3 logreg steps (a step's
+    fixed numpy-call cost weighs as much as the products at these sizes)."""
     s = group[0]
     hidden = dict(s.task.model_params).get("hidden", ())
-    width = 1 + sum(hidden) / 16
+    width = 1 + sum(hidden) / 32
     return len(group) * s.train.steps * width
 
 
@@ -124,7 +163,9 @@ def _init_worker(q) -> None:  # pragma: no cover - runs in a child process
     limit_blas_threads()
 
 
-def _run_in_worker(group: list[RunSpec]) -> list[RunResult]:  # pragma: no cover - child
+def _run_in_worker(
+    group: list[RunSpec], store: ResultsDir | None
+) -> list[tuple[RunResult, str]]:  # pragma: no cover - child
     k = len(group)
     q = _worker_queue
 
@@ -132,7 +173,16 @@ def _run_in_worker(group: list[RunSpec]) -> list[RunResult]:  # pragma: no cover
         if q is not None:
             q.put(n * k)
 
-    return train_group(group, progress=progress)
+    return [finish_run(r, store) for r in train_group(group, progress=progress)]
+
+
+def finish_run(result: RunResult, store: ResultsDir | None) -> tuple[RunResult, str]:
+    """Save a trained run's file (when there is a results folder) and format its
+    ``curves.csv`` lines."""
+    run_file, curves = run_texts(result)
+    if store is not None:
+        store.save(result, run_file)
+    return result, curves
 
 
 def execute(
@@ -140,32 +190,32 @@ def execute(
     store: ResultsDir | None,
     jobs: int = 1,
     on_event: OnEvent | None = None,
-) -> dict[str, RunResult]:
-    """Train every pending group; save each run as its group ends; return all results.
+) -> Executed:
+    """Train every pending group; each run is saved as its chunk ends; return all results.
 
-    ``KeyboardInterrupt`` propagates after the workers are stopped; runs of finished groups
+    ``KeyboardInterrupt`` propagates after the workers are stopped; runs of finished chunks
     are already on disk.
     """
-    results = dict(the_plan.done)
+    done = Executed(dict(the_plan.done), {})
     emit = on_event or (lambda kind, payload: None)
 
-    def finish(group_results: list[RunResult]) -> None:
-        for r in group_results:
-            if store is not None:
-                store.save(r)
-            results[r.spec.run_id] = r
-        emit("group", group_results)
+    def collect(finished: list[tuple[RunResult, str]]) -> None:
+        for r, text in finished:
+            done.results[r.spec.run_id] = r
+            done.curves[r.spec.run_id] = text
+        emit("group", [r for r, _ in finished])
 
     groups = the_plan.groups
     if not groups:
-        return results
+        return done
     jobs = max(1, min(jobs, len(groups)))
     if jobs == 1:
         limit_blas_threads()
         for g in groups:
             k = len(g)
-            finish(train_group(g, progress=lambda n, k=k: emit("steps", n * k)))
-        return results
+            trained = train_group(g, progress=lambda n, k=k: emit("steps", n * k))
+            collect([finish_run(r, store) for r in trained])
+        return done
 
     limit_blas_threads()
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
@@ -173,12 +223,12 @@ def execute(
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(q,))
     futures: set[Future] = set()
     try:
-        futures = {pool.submit(_run_in_worker, g) for g in groups}
+        futures = {pool.submit(_run_in_worker, g, store) for g in groups}
         while futures:
             finished, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
             _drain(q, emit)
             for f in finished:
-                finish(f.result())
+                collect(f.result())
         _drain(q, emit)
     except BaseException:
         for f in futures:
@@ -186,9 +236,11 @@ def execute(
         for p in list(getattr(pool, "_processes", {}).values()):
             p.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
+        if store is not None:
+            store.remove_partial()
         raise
     pool.shutdown()
-    return results
+    return done
 
 
 def _drain(q, emit) -> None:

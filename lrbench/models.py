@@ -130,6 +130,11 @@ class Model:
         for classification, numbers for ``linear``. Backpropagation: with ``g`` the gradient at
         a layer's output, ``dW = h.T @ g``, ``db = sum_rows(g)``, ``g_in = (g @ W.T) * act'``
         (not computed for the first layer, whose input is the data).
+
+        Hidden activations are batch-major ``(K, B, width)``; the output layer works
+        class-major, ``out.T = W.T @ h.T`` of shape ``(K, C, B)``, so the softmax reductions over
+        the classes run across contiguous rows of the batch (numpy's reductions over a short
+        last axis are several times slower). Both products are BLAS calls on transposed views.
         """
         n_layers = len(self.layers)
         inputs = [X]
@@ -139,34 +144,44 @@ class Model:
             z += params[2 * i + 1]
             h = np.tanh(z, out=z) if self.tanh else np.maximum(z, 0, out=z)
             inputs.append(h)
-        out = np.matmul(h, params[-2])
-        out += params[-1]
+        out_t = np.matmul(params[-2].transpose(0, 2, 1), h.transpose(0, 2, 1))
+        out_t += params[-1].transpose(0, 2, 1)
         if self.task == "classification":
-            loss, g = _softmax_ce(out, y)
+            loss, g_t = _softmax_ce(out_t, y)
         else:
-            loss, g = _least_squares(out, y)
-        grads: list[np.ndarray] = [g] * (2 * n_layers)
-        for i in range(n_layers - 1, -1, -1):
+            loss, g_t = _least_squares(out_t, y)
+        grads: list[np.ndarray] = [g_t] * (2 * n_layers)
+        last = n_layers - 1
+        g = g_t.transpose(0, 2, 1)
+        grads[2 * last] = np.matmul(inputs[last].transpose(0, 2, 1), g)
+        grads[2 * last + 1] = g_t.sum(axis=2)[:, None, :]
+        for i in range(last, 0, -1):
+            g = np.matmul(g, params[2 * i].transpose(0, 2, 1))
             h = inputs[i]
-            grads[2 * i] = np.matmul(h.transpose(0, 2, 1), g)
-            grads[2 * i + 1] = g.sum(axis=1, keepdims=True)
-            if i > 0:
-                g = np.matmul(g, params[2 * i].transpose(0, 2, 1))
-                if self.tanh:
-                    g *= 1.0 - h * h
-                else:
-                    g *= h > 0
+            if self.tanh:
+                g *= 1.0 - h * h
+            else:
+                g *= h > 0
+            grads[2 * i - 2] = np.matmul(inputs[i - 1].transpose(0, 2, 1), g)
+            grads[2 * i - 1] = g.sum(axis=1, keepdims=True)
         return loss, grads
 
     def evaluate(
-        self, params: list[np.ndarray], X: np.ndarray, y: np.ndarray
+        self,
+        params: list[np.ndarray],
+        X: np.ndarray,
+        y: np.ndarray,
+        accuracy: bool = True,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Mean loss ``(K,)`` and accuracy ``(K,)`` (``None`` for ``linear``) on shared data.
+        """Mean loss ``(K,)`` and accuracy ``(K,)`` on shared data (``None`` for ``linear`` or
+        when ``accuracy`` is false).
 
-        ``X`` is ``(n, d)`` and ``y`` is ``(n,)``, the same for every configuration (``X @ W``
-        broadcasts over ``K``). Rows are taken in fixed chunks of ``EVAL_ROWS`` and
-        configurations in groups that bound memory; neither changes a configuration's arithmetic
-        with ``K``. Accuracy counts ``argmax(logits) == y`` (first maximum on ties).
+        ``X`` is ``(n, d)`` and ``y`` is ``(n,)``, the same for every configuration. The forward
+        pass runs feature-major, ``h.T = W.T @ X.T`` (the transposed data shared by the stack),
+        so every activation is ``(K, width, rows)`` and the class reductions run across
+        contiguous rows. Rows are taken in fixed chunks of ``EVAL_ROWS`` and configurations in
+        groups that bound memory; neither changes a configuration's arithmetic with ``K``.
+        Accuracy counts ``argmax(logits) == y`` (first maximum on ties).
         """
         K = params[0].shape[0]
         n = X.shape[0]
@@ -175,32 +190,39 @@ class Model:
         group = max(1, EVAL_BYTES // (rows * width * self.dtype.itemsize))
         total = np.zeros(K)
         correct = np.zeros(K)
-        for k0 in range(0, K, group):
-            ps = [p[k0 : k0 + group] for p in params]
-            for r0 in range(0, n, rows):
-                Xc, yc = X[r0 : r0 + rows], y[r0 : r0 + rows]
-                out = self._forward(ps, Xc)
-                if self.task == "classification":
-                    m = _row_max(out)
-                    shifted = out - m
-                    picked = shifted[:, np.arange(len(yc)), yc]
-                    correct[k0 : k0 + group] += _hits(out, m, shifted, picked, yc)
-                    lse = np.log(np.exp(shifted).sum(axis=2))
-                    total[k0 : k0 + group] += (lse - picked).sum(axis=1)
-                else:
-                    r = out[..., 0] - yc
+        classify = self.task == "classification"
+        for r0 in range(0, n, rows):
+            Xt = np.ascontiguousarray(X[r0 : r0 + rows].T)
+            yc = y[r0 : r0 + rows]
+            cols = np.arange(len(yc))
+            for k0 in range(0, K, group):
+                ps = [p[k0 : k0 + group] for p in params]
+                out = self._forward_t(ps, Xt)
+                if not classify:
+                    r = out[:, 0] - yc
                     total[k0 : k0 + group] += 0.5 * (r * r).sum(axis=1)
+                    continue
+                m = _class_max(out)
+                shifted = out - m[:, None]
+                picked = shifted[:, yc, cols]
+                if accuracy:
+                    correct[k0 : k0 + group] += _hits(out, m, shifted, picked, yc)
+                e = np.exp(shifted, out=shifted)
+                lse = np.log(e.sum(axis=1))
+                lse -= picked
+                total[k0 : k0 + group] += lse.sum(axis=1)
         loss = total / n
-        return loss, (correct / n if self.task == "classification" else None)
+        return loss, (correct / n if classify and accuracy else None)
 
-    def _forward(self, params: list[np.ndarray], X: np.ndarray) -> np.ndarray:
-        h = X
+    def _forward_t(self, params: list[np.ndarray], Xt: np.ndarray) -> np.ndarray:
+        """Logits ``(K, C, rows)`` of the transposed data ``Xt`` ``(d, rows)``."""
+        h = Xt
         for i in range(len(self.layers) - 1):
-            z = np.matmul(h, params[2 * i])
-            z += params[2 * i + 1]
+            z = np.matmul(params[2 * i].transpose(0, 2, 1), h)
+            z += params[2 * i + 1].transpose(0, 2, 1)
             h = np.tanh(z, out=z) if self.tanh else np.maximum(z, 0, out=z)
-        out = np.matmul(h, params[-2])
-        out += params[-1]
+        out = np.matmul(params[-2].transpose(0, 2, 1), h)
+        out += params[-1].transpose(0, 2, 1)
         return out
 
     def flops_per_sample(self) -> int:
@@ -215,60 +237,65 @@ class Model:
 
 
 def _softmax_ce(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean softmax cross-entropy of logits ``z`` (K, B, C) and its gradient w.r.t. ``z``.
+    """Mean softmax cross-entropy of class-major logits ``z`` (K, C, B) and its gradient
+    w.r.t. ``z`` (class-major too).
 
     Stable log-softmax: ``s = z - max(z)``, ``loss_i = log(sum(exp(s_i))) - s_i[y_i]``;
     gradient ``(softmax(z) - onehot(y)) / B``. Overwrites ``z``.
     """
-    K, B, C = z.shape
-    z -= _row_max(z)
-    e = np.exp(z)
-    s = e.sum(axis=2)
-    flat = np.arange(0, K * B * C, C).reshape(K, B) + y
-    loss = (np.log(s) - z.reshape(-1)[flat]).mean(axis=1)
-    e /= s[..., None]
-    e.reshape(-1)[flat] -= 1.0
+    K, C, B = z.shape
+    z -= _class_max(z)[:, None]
+    flat = y * B
+    flat += np.arange(0, K * C * B, C * B)[:, None] + np.arange(B)
+    zf = z.reshape(-1)
+    picked = zf[flat]
+    e = np.exp(z, out=z)
+    s = e.sum(axis=1)
+    loss = np.log(s)
+    loss -= picked
+    loss = loss.mean(axis=1)
+    e /= s[:, None]
+    zf[flat] -= 1.0
     e /= B
     return loss, e
 
 
-def _row_max(z: np.ndarray) -> np.ndarray:
-    """``z.max(axis=2, keepdims=True)``; for a few classes a loop over them is about 3x faster
-    than numpy's reduction over a short last axis (the maximum is exact either way)."""
-    C = z.shape[2]
-    if C > 32:
-        return z.max(axis=2, keepdims=True)
-    m = z[..., :1].copy()
-    for c in range(1, C):
-        np.maximum(m, z[..., c : c + 1], out=m)
+def _class_max(z: np.ndarray) -> np.ndarray:
+    """``z.max(axis=1)`` of class-major ``z`` (K, C, n): one pass per class over contiguous
+    rows (the maximum is exact in any order)."""
+    m = z[:, 0].copy()
+    for c in range(1, z.shape[1]):
+        np.maximum(m, z[:, c], out=m)
     return m
 
 
 def _hits(
     z: np.ndarray, m: np.ndarray, shifted: np.ndarray, picked: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
-    """Per configuration, the number of rows with ``argmax(z) == y`` (first maximum on ties).
+    """Per configuration, the number of columns with ``argmax(z[:, :, j]) == y[j]`` (first
+    maximum on ties), for class-major logits ``z`` (K, C, n).
 
-    ``m`` is the row maximum, ``shifted = z - m`` and ``picked`` the shifted true-class logits.
-    For finite ``a`` and ``m``, ``a - m == 0`` exactly when ``a == m``, so with every maximum
-    finite each row has at least one zero in ``shifted``; if the zeros number exactly the rows,
-    no row has a tie at the top and the argmax is ``y`` exactly where ``picked`` is 0. That
-    check is a few fast passes, where numpy's argmax over a short last axis costs about 30 ns a
-    row. Otherwise (a tie, an inf or a NaN anywhere in the block) ``argmax`` itself decides.
+    ``m`` is the class maximum (K, n), ``shifted = z - m`` and ``picked`` the shifted true-class
+    logits. For finite ``a`` and ``m``, ``a - m == 0`` exactly when ``a == m``, so with every
+    maximum finite each column has at least one zero in ``shifted``; if the zeros number exactly
+    the columns, no column has a tie at the top and the argmax is ``y`` exactly where ``picked``
+    is 0. That check is a few fast passes. Otherwise (a tie, an inf or a NaN anywhere in the
+    block) ``argmax`` itself decides.
     """
-    rows = shifted.shape[0] * shifted.shape[1]
-    if np.isfinite(m).all() and np.count_nonzero(shifted == 0) == rows:
+    cols = shifted.shape[0] * shifted.shape[2]
+    if np.isfinite(m).all() and np.count_nonzero(shifted == 0) == cols:
         return np.count_nonzero(picked == 0, axis=1)
-    return (z.argmax(axis=2) == y).sum(axis=1)
+    return (z.argmax(axis=1) == y).sum(axis=1)
 
 
 def _least_squares(out: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``0.5 * mean((out - y)**2)`` per configuration and its gradient ``(out - y) / B``."""
-    B = out.shape[1]
-    r = out[..., 0] - y
+    """``0.5 * mean((out - y)**2)`` per configuration and its gradient ``(out - y) / B``;
+    ``out`` is class-major (K, 1, B)."""
+    B = out.shape[2]
+    r = out[:, 0] - y
     loss = 0.5 * (r * r).mean(axis=1)
     r /= B
-    return loss, r[..., None]
+    return loss, r[:, None]
 
 
 def smoothness(name: str, X: np.ndarray, y: np.ndarray, n_classes: int) -> float | None:

@@ -16,6 +16,7 @@ leaves a file that a resume would trust.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -59,15 +60,18 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def _floats(a: np.ndarray) -> list[float | None]:
-    return [None if not math.isfinite(x) else float(x) for x in np.asarray(a, dtype=float)]
+    a = np.asarray(a, dtype=float)
+    if np.isfinite(a).all():
+        return a.tolist()
+    return [None if not math.isfinite(x) else x for x in a.tolist()]
 
 
 def _array(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def result_to_json(result: RunResult) -> dict[str, Any]:
-    """A run file's content. Non-finite numbers are stored as null."""
+def _head(result: RunResult) -> dict[str, Any]:
+    """The scalar part of a run file (everything but ``log`` and ``eval``)."""
     return {
         "format": FORMAT_VERSION,
         "run_id": result.spec.run_id,
@@ -77,6 +81,13 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
         "diverged_at": result.diverged_at,
         "steps_per_epoch": result.steps_per_epoch,
         "wall_s": result.wall_s,
+    }
+
+
+def result_to_json(result: RunResult) -> dict[str, Any]:
+    """A run file's content. Non-finite numbers are stored as null."""
+    return {
+        **_head(result),
         "log": {
             "step": [int(s) for s in result.log_step],
             "lr": _floats(result.log_lr),
@@ -89,6 +100,55 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
             "val_accuracy": _floats(result.eval_val_accuracy),
         },
     }
+
+
+class _Reprs:
+    """A float array formatted once, for both the run file (JSON: non-finite as ``null``)
+    and ``curves.csv`` (NaN as an empty cell, infinities as ``inf``). ``repr`` of a float is
+    what ``json.dumps`` writes, so the run file's text is the same as ``json.dumps`` gives."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        a = np.asarray(a, dtype=float)
+        self.csv = [repr(x) for x in a.tolist()]
+        if np.isfinite(a).all():
+            self.json = self.csv
+        else:
+            self.json = [t if math.isfinite(float(t)) else "null" for t in self.csv]
+            self.csv = ["" if t == "nan" else t for t in self.csv]
+
+    def json_list(self) -> str:
+        return "[" + ", ".join(self.json) + "]"
+
+
+def _ints(a: np.ndarray) -> str:
+    return json.dumps(np.asarray(a, dtype=np.int64).tolist())
+
+
+def run_texts(result: RunResult) -> tuple[str, str]:
+    """The run file's text (``json.loads`` gives :func:`result_to_json`) and the run's
+    ``curves.csv`` lines (:func:`curve_lines`, newline-joined), each float formatted once."""
+    cols = {
+        name: _Reprs(getattr(result, name))
+        for name in (
+            "log_lr",
+            "log_loss",
+            "eval_train_loss",
+            "eval_val_loss",
+            "eval_val_accuracy",
+        )
+    }
+    log = (
+        f'{{"step": {_ints(result.log_step)}, "lr": {cols["log_lr"].json_list()}, '
+        f'"loss": {cols["log_loss"].json_list()}}}'
+    )
+    ev = (
+        f'{{"step": {_ints(result.eval_step)}, '
+        f'"train_loss": {cols["eval_train_loss"].json_list()}, '
+        f'"val_loss": {cols["eval_val_loss"].json_list()}, '
+        f'"val_accuracy": {cols["eval_val_accuracy"].json_list()}}}'
+    )
+    text = json.dumps(_head(result))[:-1] + f', "log": {log}, "eval": {ev}}}'
+    return text, "\n".join(curve_lines(result, cols))
 
 
 def result_from_json(d: Mapping[str, Any]) -> RunResult:
@@ -132,8 +192,16 @@ class ResultsDir:
             return None
         return result_from_json(d)
 
-    def save(self, result: RunResult) -> None:
-        atomic_write(self.run_path(result.spec.run_id), json.dumps(result_to_json(result)))
+    def save(self, result: RunResult, text: str | None = None) -> None:
+        """Write the run file; ``text`` is its content when already made (:func:`run_texts`)."""
+        text = json.dumps(result_to_json(result)) if text is None else text
+        atomic_write(self.run_path(result.spec.run_id), text)
+
+    def remove_partial(self) -> None:
+        """Delete temporary files that a stopped writer left behind (see :func:`atomic_write`)."""
+        if self.runs.is_dir():
+            for p in self.runs.glob(".*.tmp"):
+                p.unlink(missing_ok=True)
 
     def clear_runs(self) -> None:
         """Forget every finished run (``--no-resume``)."""
@@ -202,40 +270,60 @@ def _cells(a: np.ndarray) -> list[str]:
     return ["" if x != x else repr(x) for x in np.asarray(a, dtype=float).tolist()]
 
 
-def curve_lines(result: RunResult) -> list[str]:
+@functools.lru_cache(maxsize=64)
+def _step_cells(n: int, steps_per_epoch: int) -> tuple[list[str], list[str]]:
+    """The ``step`` and ``epoch`` cells of steps ``0 .. n-1`` (the same for every run of a
+    group, so formatted once)."""
+    steps = np.arange(n)
+    return [str(s) for s in steps.tolist()], _cells(steps / steps_per_epoch)
+
+
+def curve_lines(result: RunResult, cols: Mapping[str, _Reprs] | None = None) -> list[str]:
     """``curves.csv`` lines of one run: logged steps, with evaluation values at their step.
 
     ``train_loss`` at step t is the minibatch loss computed in step t's forward pass (before
     update t); ``val_loss``, ``val_accuracy`` and ``full_train_loss`` are filled at
     evaluation points, measured after t updates. The last evaluation (after the last update)
     has a row of its own with an empty ``lr`` and ``train_loss``. Built column by column:
-    a sweep writes hundreds of thousands of these.
+    a sweep writes hundreds of thousands of these. ``cols``: the float arrays already
+    formatted (:func:`run_texts`).
     """
     rid = result.spec.run_id
     log_step = np.asarray(result.log_step, dtype=np.int64)
     ev_step = np.asarray(result.eval_step, dtype=np.int64)
     steps = np.union1d(log_step, ev_step)
     n = steps.size
-    lr = np.full(n, np.nan)
-    loss = np.full(n, np.nan)
-    val = np.full(n, np.nan)
-    acc = np.full(n, np.nan)
-    full = np.full(n, np.nan)
-    li = np.searchsorted(steps, log_step)
-    lr[li] = result.log_lr
-    loss[li] = result.log_loss
-    ei = np.searchsorted(steps, ev_step)
-    val[ei] = result.eval_val_loss
-    acc[ei] = result.eval_val_accuracy
-    full[ei] = result.eval_train_loss
-    epoch = _cells(steps / result.steps_per_epoch)
-    cols = zip(
-        [str(s) for s in steps.tolist()],
-        epoch,
-        _cells(lr),
-        _cells(loss),
-        _cells(val),
-        _cells(acc),
-        _cells(full),
-    )
-    return [f"{rid},{a},{b},{c},{d},{e},{f},{g}" for a, b, c, d, e, f, g in cols]
+    if n and steps[0] == 0 and steps[-1] == n - 1:
+        step_txt, epoch_txt = _step_cells(n, result.steps_per_epoch)
+    else:
+        step_txt = [str(s) for s in steps.tolist()]
+        epoch_txt = _cells(steps / result.steps_per_epoch)
+    if cols is None:
+        cols = {
+            name: _Reprs(getattr(result, name))
+            for name in ("log_lr", "log_loss", "eval_train_loss", "eval_val_loss",
+                         "eval_val_accuracy")
+        }  # fmt: skip
+    li = np.searchsorted(steps, log_step).tolist()
+    ei = np.searchsorted(steps, ev_step).tolist()
+    out = []
+    for name, idx in (
+        ("log_lr", li),
+        ("log_loss", li),
+        ("eval_val_loss", ei),
+        ("eval_val_accuracy", ei),
+        ("eval_train_loss", ei),
+    ):
+        cells = cols[name].csv
+        if len(idx) == n:  # every step has a value
+            out.append(cells)
+            continue
+        full = [""] * n
+        for i, c in zip(idx, cells):
+            full[i] = c
+        out.append(full)
+    lr, loss, val, acc, full_loss = out
+    return [
+        f"{rid},{a},{b},{c},{d},{e},{f},{g}"
+        for a, b, c, d, e, f, g in zip(step_txt, epoch_txt, lr, loss, val, acc, full_loss)
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,8 +97,8 @@ def run(
             "jobs": max(1, min(jobs, len(the_plan.groups) or 1)),
         },
     )
-    by_id = execute(the_plan, store, jobs, on_event)
-    results = [by_id[s.run_id] for s in specs]
+    executed = execute(the_plan, store, jobs, on_event)
+    results = [executed.results[s.run_id] for s in specs]
     from lrbench.models import MODELS
     from lrbench.optimizers import OPTIMIZERS
     from lrbench.schedules import SCHEDULES
@@ -116,7 +116,7 @@ def run(
         n_trained=the_plan.pending_runs,
         n_resumed=len(the_plan.done),
     )
-    outcome.files = write_tables(store, outcome)
+    outcome.files = write_tables(store, outcome, executed.curves)
     if plots:
         from lrbench.plots import sweep_plots
 
@@ -126,8 +126,11 @@ def run(
     return outcome
 
 
-def write_tables(store: ResultsDir, outcome: SweepOutcome) -> list[Path]:
-    """``runs.csv``, ``curves.csv`` and ``summary.csv``."""
+def write_tables(
+    store: ResultsDir, outcome: SweepOutcome, curves: Mapping[str, str] | None = None
+) -> list[Path]:
+    """``runs.csv``, ``curves.csv`` and ``summary.csv``. ``curves`` holds runs' curve lines
+    already formatted (by the workers that trained them); the others are formatted here."""
     from lrbench.data import DATASETS
     from lrbench.models import MODELS
     from lrbench.optimizers import OPTIMIZERS
@@ -145,9 +148,14 @@ def write_tables(store: ResultsDir, outcome: SweepOutcome) -> list[Path]:
     head = ["run_id", "task", "dataset", "model", "optimizer", "schedule", "lr", "seed"]
     runs_cols = head + hyper + [c for c in RUN_COLUMNS if c not in head]
     files = [store.write_csv("runs.csv", rows, runs_cols)]
+    curves = curves or {}
     lines = [",".join(CURVE_COLUMNS)]
     for r in outcome.results:
-        lines += curve_lines(r)
+        text = curves.get(r.spec.run_id)
+        if text is None:
+            lines += curve_lines(r)
+        elif text:
+            lines.append(text)
     files.append(store.write_text("curves.csv", "\n".join(lines) + "\n"))
     files.append(store.write_csv("summary.csv", a.summary, SUMMARY_COLUMNS))
     return files

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lrbench.config import load_config
 from lrbench.engine import group_key
-from lrbench.executor import MAX_WIDTH, make_groups
+from lrbench.executor import MAX_WIDTH, _cost, make_groups
 
 ROOT = Path(__file__).parent.parent
 
@@ -21,10 +21,126 @@ def test_chunks_cover_every_run_once_and_share_a_group_key():
         assert all(len({group_key(s) for s in c}) == 1 for c in chunks)
 
 
+def _greedy_loads(chunks, jobs):
+    """What the process pool does: each chunk, in the given order, to the first free worker."""
+    loads = [0.0] * jobs
+    for c in chunks:
+        loads[loads.index(min(loads))] += _cost(c)
+    return loads
+
+
 def test_few_groups_are_cut_for_the_workers():
     specs = load_config([ROOT / "configs" / "w1.yaml"]).specs()  # 2 groups of 63
     assert [len(c) for c in make_groups(specs, 1)] == [63, 63]
-    chunks = make_groups(specs, 2)
-    assert sorted(len(c) for c in chunks) == [31, 31, 32, 32]
-    # costliest first: the MLP chunks lead
-    assert [c[0].task.model for c in chunks][:2] == ["mlp", "mlp"]
+    for jobs in (2, 3):
+        chunks = make_groups(specs, jobs)
+        assert len(chunks) <= 2 + jobs - 1  # McNaughton: at most jobs - 1 extra cuts
+        total = sum(_cost(c) for c in chunks)
+        assert max(_greedy_loads(chunks, jobs)) <= 1.25 * total / jobs
+        # a cut piece is a stride of its group: the same mix of optimizers in each piece
+        mlp = [c for c in chunks if c[0].task.model == "mlp"]
+        for c in mlp:
+            counts = {o: sum(s.optimizer == o for s in c) for o in ("sgd", "momentum", "adam")}
+            assert max(counts.values()) - min(counts.values()) <= 1
+    # W1 on 2 workers: the MLP group (3x the cost of logreg per run) is cut 2:1
+    assert [len(c) for c in make_groups(specs, 2)] == [42, 21, 63]
+
+
+def _small_plan(tmp_path: Path, jobs: int):
+    from lrbench.executor import plan
+    from lrbench.store import ResultsDir
+
+    cfg = load_config(
+        [ROOT / "configs" / "ci.yaml"], ["train.epochs=1", "lr=[0.01, 0.1]", "seeds=1"]
+    )
+    store = ResultsDir(tmp_path / f"jobs{jobs}")
+    specs = cfg.specs()
+    return specs, store, plan(specs, store, jobs)
+
+
+def test_workers_save_runs_and_format_the_same_curve_lines(tmp_path: Path):
+    """The run files and curves.csv lines made by worker processes equal what the main
+    process makes from the same results (reference: ``store.load`` and ``curve_lines``)."""
+    from lrbench.executor import execute
+    from lrbench.store import curve_lines
+
+    texts = {}
+    for jobs in (1, 2):
+        specs, store, the_plan = _small_plan(tmp_path, jobs)
+        done = execute(the_plan, store, jobs)
+        assert sorted(done.results) == sorted(s.run_id for s in specs)
+        assert sorted(done.curves) == sorted(done.results)
+        for s in specs:
+            r = done.results[s.run_id]
+            assert done.curves[s.run_id] == "\n".join(curve_lines(r))
+            loaded = store.load(s)
+            assert loaded is not None and loaded.status == r.status
+            assert "\n".join(curve_lines(loaded)) == done.curves[s.run_id]
+        texts[jobs] = done.curves
+    assert texts[1] == texts[2]
+
+
+def test_partial_temporary_files_are_removed(tmp_path: Path):
+    from lrbench.store import ResultsDir, atomic_write
+
+    store = ResultsDir(tmp_path)
+    atomic_write(store.run_path("abc"), "{}")
+    stray = store.runs / ".abc.json.x1y2.tmp"  # what a killed writer leaves (atomic_write)
+    stray.write_text("{")
+    store.remove_partial()
+    assert not stray.exists() and store.run_path("abc").exists()
+
+
+def test_run_texts_equal_the_plain_serialisations(tmp_path: Path):
+    """``run_texts`` formats each float once for both files; its output must be exactly
+    ``json.dumps(result_to_json(r))`` and ``curve_lines(r)`` (the plain reference
+    implementations), also with NaN, inf and a diverged run's short curves."""
+    import json
+
+    import numpy as np
+
+    from lrbench.executor import execute
+    from lrbench.store import curve_lines, result_to_json, run_texts
+
+    specs, store, the_plan = _small_plan(tmp_path, 1)
+    results = list(execute(the_plan, None, 1).results.values())
+    r = results[0]
+    r.log_loss[3] = np.nan
+    r.log_loss[4] = np.inf
+    r.log_lr[5] = -np.inf
+    r.eval_val_accuracy[:] = np.nan
+    for res in [r, *results[1:]]:
+        text, curves = run_texts(res)
+        assert text == json.dumps(result_to_json(res))
+        assert curves == "\n".join(_reference_curve_lines(res))
+        assert curve_lines(res) == _reference_curve_lines(res)
+    # a diverged-looking run: log steps stop early, eval steps sparse
+    r.log_step, r.log_lr, r.log_loss = r.log_step[:7], r.log_lr[:7], r.log_loss[:7]
+    text, curves = run_texts(r)
+    assert json.loads(text) == json.loads(json.dumps(result_to_json(r)))
+    assert curves == "\n".join(_reference_curve_lines(r))
+    lines = curves.split("\n")
+    assert lines[3].split(",")[4] == "" and lines[4].split(",")[4] == "inf"
+
+
+def _reference_curve_lines(r) -> list[str]:
+    """curves.csv lines written the plain way, one row and one cell at a time (the README's
+    column definitions: NaN as an empty cell, floats as repr)."""
+
+    def cell(x: float) -> str:
+        return "" if x != x else repr(float(x))
+
+    log = {int(s): i for i, s in enumerate(r.log_step)}
+    ev = {int(s): i for i, s in enumerate(r.eval_step)}
+    lines = []
+    for step in sorted(set(log) | set(ev)):
+        i, j = log.get(step), ev.get(step)
+        row = [r.spec.run_id, str(step), cell(step / r.steps_per_epoch)]
+        row += [cell(r.log_lr[i]), cell(r.log_loss[i])] if i is not None else ["", ""]
+        if j is not None:
+            row += [cell(r.eval_val_loss[j]), cell(r.eval_val_accuracy[j])]
+            row += [cell(r.eval_train_loss[j])]
+        else:
+            row += ["", "", ""]
+        lines.append(",".join(row))
+    return lines
