@@ -103,7 +103,7 @@ def sweep(
         bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
     ] = False,
     plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Write PNG plots to <out>/plots.")
+        bool, typer.Option("--plots/--no-plots", help="Write SVG figures to <out>/plots.")
     ] = True,
 ) -> None:
     """Train the grid of a config and report which learning rates worked."""

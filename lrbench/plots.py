@@ -1,8 +1,14 @@
-"""PNG figures (matplotlib, imported only when a plot is written).
+"""The sweep's figures, SVG written by :mod:`lrbench.svgchart` (no matplotlib).
 
-Sweep: per task, ``sensitivity-<task>.png`` (the metric against the learning rate, one line per
-optimizer / schedule, 95 % interval band, diverged cells marked) and ``curves-<task>.png``
-(validation loss against epoch for the best learning rate of each row).
+Per task, ``sensitivity-<task>.svg``: the metric (mean over seeds) against the learning rate on a
+log axis, one line per optimizer / schedule with its 95 % interval as a band, an x for every cell
+whose seeds all diverged (just past the worst finite mean: above it for a loss, below it for an
+accuracy), and the stability bound 2/L as a dashed vertical line when the task has one;
+the y axis is logarithmic for a loss metric whose finite means are all positive.
+``curves-<task>.svg``: the validation loss (mean over the non-diverged seeds) against the epoch
+at the best learning rate of each row, on a log axis when every value is positive.
+
+A row has the same colour in both figures of its task.
 """
 
 from __future__ import annotations
@@ -14,14 +20,8 @@ from typing import Any
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from lrbench.analysis import direction
+from lrbench.svgchart import PALETTE, Chart
 
 
 def slug(text: str) -> str:
@@ -30,7 +30,6 @@ def slug(text: str) -> str:
 
 def sweep_plots(outcome, folder: Path) -> list[Path]:
     """Write the sweep's figures into ``folder``; return their paths."""
-    plt = _pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     a = outcome.analysis
     tasks: list[str] = []
@@ -39,77 +38,87 @@ def sweep_plots(outcome, folder: Path) -> list[Path]:
             tasks.append(c["task"])
     written = []
     for task in tasks:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
         rows: dict[Any, list[dict[str, Any]]] = {}
         for c in a.cells:
             if c["task"] == task:
                 rows.setdefault(c["row"], []).append(c)
-        means = [c["mean"] for cells in rows.values() for c in cells]
-        log_y = "loss" in a.metric and all(m > 0 for m in means if math.isfinite(m))
-        for cells in rows.values():
-            cells = sorted(cells, key=lambda c: c["lr"])
-            lr = np.array([c["lr"] for c in cells])
-            mean = np.array([c["mean"] for c in cells], dtype=float)
-            ci = np.array([c["ci95"] for c in cells], dtype=float)
-            (line,) = ax.plot(lr, mean, marker="o", label=cells[0]["row_label"])
-            ok = np.isfinite(ci)
-            if ok.any():
-                ax.fill_between(
-                    lr[ok], (mean - ci)[ok], (mean + ci)[ok], alpha=0.2, color=line.get_color()
-                )
-            div = np.array([c["status"] == "diverged" for c in cells])
-            if div.any():
-                top = np.nanmax(mean) if np.isfinite(mean).any() else 1.0
-                ax.scatter(lr[div], np.full(div.sum(), top), marker="x", color=line.get_color())
-        bound = outcome.bounds.get(task)
-        if bound is not None:
-            ax.axvline(bound, color="grey", linestyle="--", label=f"2/L = {bound:.3g}")
-        ax.set_xscale("log")
-        if log_y:
-            ax.set_yscale("log")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel(a.metric)
-        ax.set_title(f"{task}: {a.metric} (x: all seeds diverged)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = folder / f"sensitivity-{slug(task)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-        written.append(_curves(outcome, task, folder, plt))
+        colors = {row: PALETTE[i % len(PALETTE)] for i, row in enumerate(rows)}
+        written.append(_sensitivity(outcome, task, rows, colors, folder))
+        written.append(_curves(outcome, task, colors, folder))
     return written
 
 
-def _curves(outcome, task: str, folder: Path, plt) -> Path:
+def _sensitivity(
+    outcome, task: str, rows: dict[Any, list[dict[str, Any]]], colors: dict, folder: Path
+) -> Path:
     a = outcome.analysis
-    best = {b["row"]: b for b in a.best if b["task"] == task}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for row, b in best.items():
-        if not b.get("best_lr"):
+    lower_better = direction(a.metric) == "min"
+    finite = [c["mean"] for cells in rows.values() for c in cells if math.isfinite(c["mean"])]
+    log_y = "loss" in a.metric and all(m > 0 for m in finite)
+    worst = _beyond_worst(finite, lower_better, log_y)
+    chart = Chart(
+        title=f"{task}: {a.metric} (x: all seeds diverged)",
+        xlabel="learning rate",
+        ylabel=f"{a.metric}, mean over seeds ({'lower' if lower_better else 'higher'} is better)",
+        xlog=True,
+        ylog=log_y,
+    )
+    for row, cells in rows.items():
+        cells = sorted(cells, key=lambda c: c["lr"])
+        lr = np.array([c["lr"] for c in cells], dtype=float)
+        mean = np.array([c["mean"] for c in cells], dtype=float)
+        ci = np.array([c["ci95"] for c in cells], dtype=float)
+        color = chart.line(lr, mean, label=cells[0]["row_label"], color=colors[row])
+        ok = np.isfinite(ci)  # NaN for one seed: no band there
+        if ok.any():
+            chart.band(lr, np.where(ok, mean - ci, np.nan), np.where(ok, mean + ci, np.nan), color)
+        div = np.array([c["status"] == "diverged" for c in cells])
+        if div.any():
+            chart.marks(lr[div], np.full(int(div.sum()), worst), color, symbol="x")
+    bound = outcome.bounds.get(task)
+    if bound is not None:
+        chart.vline(bound, label=f"2/L = {bound:.3g}")
+    return chart.save(folder / f"sensitivity-{slug(task)}.svg")
+
+
+def _beyond_worst(values: list[float], lower_better: bool, log: bool) -> float:
+    """Where diverged cells (which have no value) are marked: a little past the worst finite
+    value of the figure, above it for a lower-is-better metric, below it otherwise."""
+    if not values:
+        return 1.0
+    lo, hi = min(values), max(values)
+    if log:
+        f = (hi / lo) ** 0.08 if hi > lo else 1.5
+        return hi * f if lower_better else lo / f
+    d = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
+    return hi + d if lower_better else lo - d
+
+
+def _curves(outcome, task: str, colors: dict, folder: Path) -> Path:
+    a = outcome.analysis
+    series = []
+    for b in a.best:
+        if b["task"] != task or not b.get("best_lr"):
             continue
         runs = [
             r
             for r, m in zip(outcome.results, a.runs)
-            if m["row"] == row and m["lr"] == b["best_lr"] and r.status != "diverged"
+            if m["row"] == b["row"] and m["lr"] == b["best_lr"] and r.status != "diverged"
         ]
         if not runs:
             continue
-        steps = runs[0].eval_step / runs[0].steps_per_epoch
+        epochs = np.asarray(runs[0].eval_step, dtype=float) / runs[0].steps_per_epoch
         n = min(len(r.eval_val_loss) for r in runs)
-        curve = np.mean([r.eval_val_loss[:n] for r in runs], axis=0)
-        ax.plot(steps[:n], curve, label=f"{b['row_label']} @ lr={b['best_lr']:g}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation loss (mean over seeds)")
-    ax.set_yscale("log" if _positive(ax) else "linear")
-    ax.set_title(f"{task}: best learning rate of each row")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = folder / f"curves-{slug(task)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _positive(ax) -> bool:
-    ys = [y for line in ax.get_lines() for y in line.get_ydata()]
-    return bool(ys) and all(isinstance(y, float) and math.isfinite(y) and y > 0 for y in ys)
+        curve = np.mean([np.asarray(r.eval_val_loss[:n], dtype=float) for r in runs], axis=0)
+        series.append((epochs[:n], curve, f"{b['row_label']} @ lr={b['best_lr']:g}", b["row"]))
+    ys = [y for _, curve, _, _ in series for y in curve]
+    log_y = bool(ys) and all(math.isfinite(y) and y > 0 for y in ys)
+    chart = Chart(
+        title=f"{task}: best learning rate of each row",
+        xlabel="epoch",
+        ylabel="validation loss (mean over seeds)",
+        ylog=log_y,
+    )
+    for x, y, label, row in series:
+        chart.line(x, y, label=label, marker=False, color=colors.get(row))
+    return chart.save(folder / f"curves-{slug(task)}.svg")

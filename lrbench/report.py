@@ -175,9 +175,10 @@ def status_line(outcome) -> str:
     parts = ", ".join(
         f"{counts[s]} {s}" for s in ("ok", "slow", "unstable", "diverged") if counts.get(s)
     )
+    plots = ", plots/" if any(p.parent.name == "plots" for p in outcome.files) else ""
     return (
         f"{len(outcome.results)} runs ({outcome.n_trained} trained, {outcome.n_resumed} resumed): "
-        f"{parts}. Results in {outcome.out_dir}/ (runs.csv, curves.csv, summary.csv, plots/)"
+        f"{parts}. Results in {outcome.out_dir}/ (runs.csv, curves.csv, summary.csv{plots})"
     )
 
 
