@@ -4,11 +4,15 @@ Measured as processes (python start to exit, ``time.perf_counter`` around the ch
 from ``os.wait4``, the largest process of the child's tree), several repetitions interleaved
 round-robin (each round starts one variant later) so drift hits every variant alike:
 
-- lrbench: ``python -m lrbench sweep configs/w1.yaml --out TMP --no-resume --quiet --no-plots
-  --format json``, ``--jobs 1`` and ``--jobs 2``, float64 and float32;
+- lrbench: ``python -m lrbench sweep configs/w1.yaml --out TMP --no-resume --quiet``, the
+  default command (tables on stdout, every results file and figure written) with ``--jobs 1``
+  and ``--jobs 2``, float64 and float32;
 - numpy one configuration at a time (``benchmarks/one_at_a_time.py``), each dtype;
 - the plain PyTorch loop (``benchmarks/torch_loop.py``), each dtype, when ``import torch``
   works (``pip install torch==2.13.0``); skipped with a note otherwise.
+
+Before timing, lrbench's bytecode is compiled (``compileall``), as any install or a first run
+does; this matters only where ``PYTHONDONTWRITEBYTECODE`` is set.
 
 Ratios are baseline median / variant median, against the baseline of the same dtype. Also: the
 machine's one-thread matmul peak (numpy, 1024^3) and the GFLOP/s lrbench achieves on W1's
@@ -49,7 +53,7 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
         dset = [] if dtype == "float64" else ["--set", f"train.dtype={dtype}"]
         for jobs in (1, 2):
             argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume"]
-            argv += ["--quiet", "--no-plots", "--format", "json", "--jobs", str(jobs), *dset]
+            argv += ["--quiet", "--jobs", str(jobs), *dset]
             out.append(
                 dict(
                     name=f"lrbench {dtype} jobs {jobs}",
@@ -80,7 +84,7 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
             )
     if scaling:
         argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
-        argv += ["--no-plots", "--format", "json", "--jobs", "2", "--set", "seeds=10"]
+        argv += ["--jobs", "2", "--set", "seeds=10"]
         out.append(
             dict(
                 name="lrbench float64 jobs 2, seeds=10 (10x)",
@@ -466,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
                 "(pip install torch==2.13.0)",
                 file=sys.stderr,
             )
+        subprocess.run([PY, "-m", "compileall", "-q", "lrbench", "benchmarks"], check=True)
         with tempfile.TemporaryDirectory(prefix="lrbench-bench-") as tmp:
             dump["records"] = measure(vs, repeat, Path(tmp), dump["peak_rounds"])
             dump["flops"] = {}
