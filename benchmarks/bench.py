@@ -63,25 +63,12 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
                     argv=argv,
                 )
             )
-        out.append(
-            dict(
-                name=f"numpy one at a time {dtype}",
-                kind="numpy",
-                dtype=dtype,
-                jobs=1,
-                argv=[PY, "benchmarks/one_at_a_time.py", config, *dset],
-            )
-        )
+        baselines = [("numpy", "numpy one at a time", "one_at_a_time.py")]
         if with_torch:
-            out.append(
-                dict(
-                    name=f"PyTorch loop {dtype}",
-                    kind="torch",
-                    dtype=dtype,
-                    jobs=1,
-                    argv=[PY, "benchmarks/torch_loop.py", config, *dset],
-                )
-            )
+            baselines.append(("torch", "PyTorch loop", "torch_loop.py"))
+        for kind, label, script in baselines:
+            argv = [PY, f"benchmarks/{script}", config, *dset]
+            out.append(dict(name=f"{label} {dtype}", kind=kind, dtype=dtype, jobs=1, argv=argv))
     if scaling:
         argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
         argv += ["--jobs", "2", "--set", "seeds=10"]

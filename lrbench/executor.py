@@ -119,13 +119,13 @@ def _share(chunks: list[list[RunSpec]], jobs: int) -> list[list[RunSpec]]:
     room = share
     for c in chunks:
         per = _cost(c) / len(c)
-        while len(c) > 1 and _cost(c) > room + share / 4:
-            k = round(room / per)
-            if k >= 1 and len(c) - k >= 1 and k * per >= share / 4:
-                step = len(c) / k
-                take = sorted({int(i * step) for i in range(k)})
-                out.append([c[i] for i in take])
-                c = [x for i, x in enumerate(c) if i not in set(take)]
+        while _cost(c) > room + share / 4:
+            k = min(len(c) - 1, round(room / per))
+            if k < 1 or k * per < share / 4:
+                break  # no piece of a useful size fits: the chunk stays whole
+            take = {int(i * len(c) / k) for i in range(k)}
+            out.append([x for i, x in enumerate(c) if i in take])
+            c = [x for i, x in enumerate(c) if i not in take]
             room = share
         out.append(c)
         room -= _cost(c)

@@ -124,19 +124,18 @@ def _ints(a: np.ndarray) -> str:
     return json.dumps(np.asarray(a, dtype=np.int64).tolist())
 
 
+_FLOAT_FIELDS = ("log_lr", "log_loss", "eval_train_loss", "eval_val_loss", "eval_val_accuracy")
+
+
+def _formatted(result: RunResult) -> dict[str, _Reprs]:
+    """Every float array of a run, formatted once (see :class:`_Reprs`)."""
+    return {name: _Reprs(getattr(result, name)) for name in _FLOAT_FIELDS}
+
+
 def run_texts(result: RunResult) -> tuple[str, str]:
     """The run file's text (``json.loads`` gives :func:`result_to_json`) and the run's
     ``curves.csv`` lines (:func:`curve_lines`, newline-joined), each float formatted once."""
-    cols = {
-        name: _Reprs(getattr(result, name))
-        for name in (
-            "log_lr",
-            "log_loss",
-            "eval_train_loss",
-            "eval_val_loss",
-            "eval_val_accuracy",
-        )
-    }
+    cols = _formatted(result)
     log = (
         f'{{"step": {_ints(result.log_step)}, "lr": {cols["log_lr"].json_list()}, '
         f'"loss": {cols["log_loss"].json_list()}}}'
@@ -298,12 +297,7 @@ def curve_lines(result: RunResult, cols: Mapping[str, _Reprs] | None = None) -> 
     else:
         step_txt = [str(s) for s in steps.tolist()]
         epoch_txt = _cells(steps / result.steps_per_epoch)
-    if cols is None:
-        cols = {
-            name: _Reprs(getattr(result, name))
-            for name in ("log_lr", "log_loss", "eval_train_loss", "eval_val_loss",
-                         "eval_val_accuracy")
-        }  # fmt: skip
+    cols = _formatted(result) if cols is None else cols
     li = np.searchsorted(steps, log_step).tolist()
     ei = np.searchsorted(steps, ev_step).tolist()
     out = []
