@@ -36,6 +36,7 @@ from lrbench.data import Data, load_data
 from lrbench.models import Model, model_task
 from lrbench.optimizers import Optimizer
 from lrbench.optimizers import group_key as optimizer_group_key
+from lrbench.sharing import Rows, fork_plan
 from lrbench.spec import RunResult, RunSpec, TaskSpec
 
 Progress = Callable[[int], None]
@@ -137,26 +138,49 @@ def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
 
 class _Batches:
     """Per-configuration minibatch indices: a fresh permutation per epoch from each run's
-    generator, the last partial batch kept. Full batch: the data in its stored order."""
+    seed (its batch stream, :func:`seed_streams`), the last partial batch kept. Full batch: the
+    data in its stored order.
 
-    def __init__(self, rngs: list[np.random.Generator], n: int, batch_size: int | None) -> None:
-        self.rngs = rngs
+    Rows of one seed draw the same permutations, so each distinct seed draws once per epoch;
+    when every row has one seed, the minibatch is gathered once and shared (a broadcast view,
+    which the stacked products read like ``K`` copies).
+    """
+
+    def __init__(self, seeds: Sequence[int], n: int, batch_size: int | None) -> None:
+        distinct = list(dict.fromkeys(seeds))
+        self.rngs = [seed_streams(s)[1] for s in distinct]
+        self.row_seed = np.array([distinct.index(s) for s in seeds], dtype=np.intp)
         self.n = n
         self.full = batch_size is None or batch_size >= n
         self.batch_size = n if self.full else int(batch_size)
         self.per_epoch = steps_per_epoch(n, batch_size)
-        self.perms = np.empty((len(rngs), n), dtype=np.intp)
+        self.perms = np.empty((len(distinct), n), dtype=np.intp)
 
     def indices(self, t: int) -> np.ndarray:
+        """The rows of step ``t`` for every configuration, ``(K, B)``."""
         j = t % self.per_epoch
         if j == 0:
-            for k, rng in enumerate(self.rngs):
-                self.perms[k] = rng.permutation(self.n)
-        return self.perms[:, j * self.batch_size : (j + 1) * self.batch_size]
+            for i, rng in enumerate(self.rngs):
+                self.perms[i] = rng.permutation(self.n)
+        return self.perms[self.row_seed, j * self.batch_size : (j + 1) * self.batch_size]
+
+    def take(self, X: np.ndarray, y: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """The minibatch of step ``t``: ``X`` rows ``(K, B, d)`` and labels ``(K, B)``."""
+        K = self.row_seed.size
+        if self.full:
+            return np.broadcast_to(X, (K, *X.shape)), np.broadcast_to(y, (K, *y.shape))
+        idx = self.indices(t)
+        if (self.row_seed == self.row_seed[0]).all():
+            rows = idx[0]
+            return (
+                np.broadcast_to(X[rows], (K, rows.size, X.shape[1])),
+                np.broadcast_to(y[rows], (K, rows.size)),
+            )
+        return X[idx], y[idx]
 
     def keep(self, idx: np.ndarray) -> None:
-        self.rngs = [self.rngs[i] for i in idx]
-        self.perms = self.perms[idx]
+        """Reorder, drop or repeat rows (a repeated row gets the same stream)."""
+        self.row_seed = self.row_seed[idx]
 
 
 def train_group(
@@ -201,22 +225,20 @@ def train_group(
     model = Model(
         first.task.model, dict(first.task.model_params), data.n_features, n_out, train.dtype
     )
-    streams = [seed_streams(s.seed) for s in specs]
-    params = model.init([s[0] for s in streams])
-    batches = _Batches([s[1] for s in streams], n, train.batch_size)
-    per_epoch = batches.per_epoch
-    eval_every = train.eval_every or per_epoch
-    full_X = np.broadcast_to(X, (K, *X.shape)) if batches.full else None
-    full_y = np.broadcast_to(y, (K, *y.shape)) if batches.full else None
-
     # Learning rates (and cycled momentum) for every step, per configuration.
     if lr_table is None:
-        lrs = np.empty((T, K))
-        for k, s in enumerate(specs):
-            lrs[:, k] = schedules.lr_table(s.schedule, dict(s.schedule_params), s.lr, T)
+        lrs = lr_tables(specs)
     else:
-        lrs = np.array(lr_table, dtype=np.float64).reshape(T, K)
-    lrs = lrs.astype(dtype)
+        lrs = np.array(lr_table, dtype=np.float64).reshape(T, K).astype(dtype)
+    shareable = lr_table is None and probe_idx is None
+    start_rows, forks = fork_plan([share_key(s, k, shareable) for k, s in enumerate(specs)], lrs)
+    rows = Rows(start_rows)
+    row_specs = [specs[k] for k in rows.lead]
+    params = model.init([seed_streams(s.seed)[0] for s in row_specs])
+    batches = _Batches([s.seed for s in row_specs], n, train.batch_size)
+    per_epoch = batches.per_epoch
+    eval_every = train.eval_every or per_epoch
+
     plateau_cols = [
         k for k, s in enumerate(specs) if lr_table is None and schedules.is_stateful(s.schedule)
     ]
@@ -227,10 +249,11 @@ def train_group(
             np.array([specs[k].lr for k in plateau_cols]),
             T,
         )
-    plateau_mask = np.zeros(K, dtype=bool)
-    plateau_mask[plateau_cols] = True
+    plateau = np.zeros(K, dtype=bool)
+    plateau[plateau_cols] = True
+    plateau_mask = plateau[rows.lead]  # plateau configurations never share a row
 
-    rules = _Rules(specs, params, T)
+    rules = _Rules(row_specs, params, T)
 
     # Records, indexed by original configuration number.
     log_steps = np.arange(0, T, train.log_every)
@@ -244,42 +267,45 @@ def train_group(
     steps_done = np.full(K, T)
     diverged_at: list[int | None] = [None] * K
 
-    active = np.arange(K)  # original numbers of the configurations still in the stack
-    threshold = np.full(K, np.inf)
+    threshold = np.full(len(rows), np.inf)
     eval_pos = 0
     reported = 0
 
-    def drop(bad: np.ndarray, t: int) -> None:
-        nonlocal active, params, threshold, lrs, plateau_mask, probe_idx, full_X, full_y
-        for k in active[bad]:
+    def reindex(idx: np.ndarray) -> None:
+        """Keep, reorder or repeat rows of the stack and of everything kept per row."""
+        nonlocal params, threshold, plateau_mask
+        params = [p[idx] for p in params]
+        rules.keep(idx)
+        batches.keep(idx)
+        threshold = threshold[idx]
+        if tracker is not None:
+            position = np.cumsum(plateau_mask) - 1
+            tracker.keep(position[idx[plateau_mask[idx]]])
+        plateau_mask = plateau_mask[idx]
+
+    def drop(bad: np.ndarray, t: int) -> np.ndarray:
+        keep, gone = rows.drop(bad)
+        for k in gone:
             diverged_at[k] = t
             steps_done[k] = t
-        keep = np.flatnonzero(~bad)
-        active = active[keep]
-        params = [p[keep] for p in params]
-        rules.keep(keep)
-        batches.keep(keep)
-        threshold = threshold[keep]
-        lrs = lrs[:, keep]
-        if tracker is not None:
-            tracker.keep(np.flatnonzero(~bad[plateau_mask]))
-        plateau_mask = plateau_mask[keep]
-        if probe_idx is not None:
-            probe_idx = probe_idx[keep]
-        if full_X is not None:
-            full_X, full_y = full_X[: len(keep)], full_y[: len(keep)]
+        reindex(keep)
+        return keep
 
     with np.errstate(all="ignore"):
         for t in range(T + 1):
-            if active.size == 0:
+            if len(rows) == 0:
                 break
             if eval_pos < len(eval_steps) and eval_steps[eval_pos] == t:
-                tr_loss, _ = model.evaluate(params, X, y, accuracy=False)
-                va_loss, va_acc = model.evaluate(params, data.X_val, data.y_val)
-                ev_train[eval_pos, active] = tr_loss
-                ev_val[eval_pos, active] = va_loss
+                if t == 0:  # fresh parameters: evaluate each distinct initialisation once
+                    tr_loss, va_loss, va_acc = _evaluate_initial(model, params, row_specs, data)
+                else:
+                    tr_loss, _ = model.evaluate(params, X, y, accuracy=False)
+                    va_loss, va_acc = model.evaluate(params, data.X_val, data.y_val)
+                own, at = rows.owners, rows.owner_row
+                ev_train[eval_pos, own] = tr_loss[at]
+                ev_val[eval_pos, own] = va_loss[at]
                 if va_acc is not None:
-                    ev_acc[eval_pos, active] = va_acc
+                    ev_acc[eval_pos, own] = va_acc[at]
                 if t == 0:
                     threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
                 eval_pos += 1
@@ -288,36 +314,38 @@ def train_group(
                     tracker.observe(va_loss[plateau_mask], t)
                 if bad.any():
                     drop(bad, t)
-                    if active.size == 0:
+                    if len(rows) == 0:
                         break
             if t == T:
                 break
 
-            if full_X is not None:
-                loss, grads = model.loss_and_grad(params, full_X, full_y)
-            else:
-                idx = batches.indices(t)
-                loss, grads = model.loss_and_grad(params, X[idx], y[idx])
-            lr = lrs[t]
+            Xb, yb = batches.take(X, y, t)
+            loss, grads = model.loss_and_grad(params, Xb, yb)
+            if t in forks:
+                idx = rows.fork(forks[t])
+                if idx is not None:
+                    reindex(idx)
+                    loss = loss[idx]
+                    grads = [g[idx] for g in grads]
+            lr = lrs[t, rows.lead]
             if tracker is not None:
-                lr = lr.copy()
                 lr[plateau_mask] = tracker.lr(t)
             if t % train.log_every == 0:
                 row = t // train.log_every
-                log_loss[row, active] = loss
-                log_lr[row, active] = lr
+                log_loss[row, rows.owners] = loss[rows.owner_row]
+                log_lr[row, rows.owners] = lr[rows.owner_row]
             bad = ~np.isfinite(loss) | (loss > threshold)
             if bad.any():
-                drop(bad, t)
-                if active.size == 0:
+                keep = drop(bad, t)
+                if len(rows) == 0:
                     break
-                keep = np.flatnonzero(~bad)
                 grads = [g[keep] for g in grads]
                 lr = lr[keep]
             rules.update(params, grads, lr, t)
-            if probe_idx is not None:
-                p_loss, _ = model.loss_and_grad(params, X[probe_idx], y[probe_idx])
-                probe_loss[t, active] = p_loss
+            if probe_idx is not None:  # never shared: one row per configuration
+                probe = probe_idx[rows.lead]
+                p_loss, _ = model.loss_and_grad(params, X[probe], y[probe])
+                probe_loss[t, rows.lead] = p_loss
             if progress is not None and (t + 1) % per_epoch == 0:
                 progress(t + 1 - reported)
                 reported = t + 1
@@ -358,6 +386,62 @@ def train_group(
         out[k] = results[i]
     assert [r.spec for r in out] == list(given)
     return out
+
+
+def share_key(spec: RunSpec, k: int, shareable: bool = True) -> tuple:
+    """Configurations of one group with equal keys compute equal bits while their learning
+    rates agree (:mod:`lrbench.sharing`): same update rule, optimizer hyperparameters and seed,
+    and, with ``cycle_momentum``, the same schedule (its momentum table). ``k`` makes the key
+    unique where nothing may be shared (plateau schedules, or ``shareable`` false)."""
+    if not shareable or schedules.is_stateful(spec.schedule):
+        return ("alone", k)
+    cycle = rule_key(spec)[1]
+    schedule = (spec.schedule, spec.schedule_params, spec.lr) if cycle else None
+    return (rule_key(spec), spec.optimizer, spec.optimizer_params, spec.seed, schedule)
+
+
+def lr_tables(specs: Sequence[RunSpec]) -> np.ndarray:
+    """Every update's learning rate ``(T, K)`` of specs of one group, in the group's dtype (the
+    values the engine uses and compares)."""
+    T = specs[0].train.steps
+    lrs = np.empty((T, len(specs)))
+    for k, s in enumerate(specs):
+        lrs[:, k] = schedules.lr_table(s.schedule, dict(s.schedule_params), s.lr, T)
+    return lrs.astype(specs[0].train.dtype)
+
+
+def families(specs: Sequence[RunSpec]) -> list[list[int]]:
+    """Positions of specs of one group that may share rows (:mod:`lrbench.sharing`): equal
+    :func:`share_key` and the same first learning rate. Specs of different families never
+    share, so cutting a group between families loses no sharing."""
+    first = lr_tables(specs)[0] if specs else ()
+    out: dict[tuple, list[int]] = {}
+    for k, s in enumerate(specs):
+        out.setdefault((share_key(s, k), first[k]), []).append(k)
+    return list(out.values())
+
+
+def row_steps(specs: Sequence[RunSpec]) -> int:
+    """Steps of stack rows that training these specs of one group computes: ``K * T`` less what
+    shared prefixes save (divergence, unknown in advance, not counted)."""
+    if not specs:
+        return 0
+    T = specs[0].train.steps
+    rows, forks = fork_plan([share_key(s, k) for k, s in enumerate(specs)], lr_tables(specs))
+    return len(rows) * T + sum((T - t) * len(f) for t, f in forks.items())
+
+
+def _evaluate_initial(
+    model: Model, params: list[np.ndarray], specs: Sequence[RunSpec], data: Data
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Training loss, validation loss and accuracy of freshly initialised rows, computing each
+    distinct initialisation once (``mlp`` draws from the seed; the others start at zero)."""
+    keys = [s.seed if model.name == "mlp" else 0 for s in specs]
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    distinct = [p[first] for p in params]
+    tr_loss, _ = model.evaluate(distinct, data.X_train, data.y_train, accuracy=False)
+    va_loss, va_acc = model.evaluate(distinct, data.X_val, data.y_val)
+    return tr_loss[inverse], va_loss[inverse], None if va_acc is None else va_acc[inverse]
 
 
 def _own_momentum(spec: RunSpec) -> float:

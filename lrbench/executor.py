@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-from lrbench.engine import group_key, train_group
+from lrbench.engine import families, group_key, row_steps, train_group
+from lrbench.optimizers import group_key as optimizer_group_key
 from lrbench.spec import RunResult, RunSpec
 from lrbench.store import ResultsDir, run_texts
 
@@ -91,41 +92,57 @@ def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
     """Group specs for lockstep training, costliest first.
 
     Specs with equal :func:`lrbench.engine.group_key` train together, in chunks of at most
-    :data:`MAX_WIDTH` configurations: runs are saved when their chunk ends, so an interrupted
-    sweep loses at most the chunks in progress. A group is cut by striding (chunk ``i`` takes
-    every ``n``-th spec from ``i``), so its chunks share the same mix of optimizers and learning
-    rates. With several workers and few chunks (fewer than four a worker), chunks are also cut
-    where the workers' equal shares of the estimated cost end (McNaughton's wrap-around rule),
-    so the workers finish together with at most ``jobs - 1`` extra cuts. Cutting never changes
-    a run's numbers.
+    at most :data:`MAX_WIDTH` configurations (unless one family is
+    wider): runs are saved when their chunk ends, so an
+    interrupted sweep loses at most the chunks in progress. Chunks are made of whole
+    :func:`lrbench.engine.families` (specs that may share a prefix stay together, so cutting
+    loses no sharing). A group is cut by striding over its families (chunk ``i`` takes every
+    ``n``-th from ``i``), so its chunks share the same mix of optimizers and learning rates.
+    With several workers and few chunks (fewer than four a worker), chunks are also cut where
+    the workers' equal shares of the estimated cost end (McNaughton's wrap-around rule), so the
+    workers finish together with at most ``jobs - 1`` extra cuts. Cutting never changes a run's
+    numbers.
     """
     by_key: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
         by_key[group_key(s)].append(s)
-    chunks = []
+    chunks: list[list[_Unit]] = []
     for g in by_key.values():
+        units = [_Unit([g[i] for i in f]) for f in families(g)]
         n = -(-len(g) // MAX_WIDTH)
-        chunks += [g[i::n] for i in range(n)]
+        while n < len(units) and any(_size(units[i::n]) > MAX_WIDTH for i in range(n)):
+            n += 1
+        chunks += [units[i::n] for i in range(n)]
     if jobs > 1 and len(chunks) < 4 * jobs:
         chunks = _share(sorted(chunks, key=_cost, reverse=True), jobs)
-    return sorted(chunks, key=_cost, reverse=True)
+    chunks.sort(key=_cost, reverse=True)
+    return [[s for u in c for s in u.specs] for c in chunks]
 
 
-def _share(chunks: list[list[RunSpec]], jobs: int) -> list[list[RunSpec]]:
-    """Lay the chunks end to end and cut them at every ``total / jobs`` of cost. A cut piece
-    is a stride of its chunk (same mix); pieces under a quarter of a share are not cut off."""
-    share = sum(_cost(c) for c in chunks) / jobs
-    out: list[list[RunSpec]] = []
+class _Unit:
+    """A family of specs that stays in one chunk, with its estimated cost."""
+
+    def __init__(self, specs: list[RunSpec]) -> None:
+        self.specs = specs
+        self.cost = row_steps(specs) * _row_weight(specs[0]) + SAVE_ROWS * len(specs)
+
+
+def _share(chunks: list[list[_Unit]], jobs: int) -> list[list[_Unit]]:
+    """Lay the chunks end to end and cut them at every ``total / jobs`` of cost. A piece cut
+    off a chunk is a cost-weighted stride of it (it takes each family whose cost midpoint falls
+    in its proportion, so it keeps the chunk's mix); pieces under a quarter of a share are not
+    cut off."""
+    cuts = (jobs - 1) * max(_fixed(c) for c in chunks)  # each cut adds a stack's fixed cost
+    share = (sum(_cost(c) for c in chunks) + cuts) / jobs
+    out: list[list[_Unit]] = []
     room = share
     for c in chunks:
-        per = _cost(c) / len(c)
-        while _cost(c) > room + share / 4:
-            k = min(len(c) - 1, round(room / per))
-            if k < 1 or k * per < share / 4:
+        while _cost(c) > room + share / 4 and len(c) > 1 and room >= share / 4:
+            piece, rest = _stride(c, (room - _fixed(c)) / (_cost(c) - _fixed(c)))
+            if not piece or not rest:
                 break  # no piece of a useful size fits: the chunk stays whole
-            take = {int(i * len(c) / k) for i in range(k)}
-            out.append([x for i, x in enumerate(c) if i in take])
-            c = [x for i, x in enumerate(c) if i not in take]
+            out.append(piece)
+            c = rest
             room = share
         out.append(c)
         room -= _cost(c)
@@ -134,14 +151,69 @@ def _share(chunks: list[list[RunSpec]], jobs: int) -> list[list[RunSpec]]:
     return out
 
 
-def _cost(group: Sequence[RunSpec]) -> float:
-    """Relative training cost: configurations x steps x (1 + sum of hidden widths / 32). The
-    weights come from W1 timings: an MLP 64-64-10 step costs about 3 logreg steps (a step's
-    fixed numpy-call cost weighs as much as the products at these sizes)."""
-    s = group[0]
-    hidden = dict(s.task.model_params).get("hidden", ())
-    width = 1 + sum(hidden) / 32
-    return len(group) * s.train.steps * width
+def _stride(units: list[_Unit], frac: float) -> tuple[list[_Unit], list[_Unit]]:
+    """Split ``units`` into a piece holding about ``frac`` of their cost, spread evenly along
+    the list (a Bresenham walk over cumulative cost, then the one move between piece and rest
+    that brings the piece closest to its target, if any), and the rest."""
+    piece, rest = [], []
+    seen = taken = 0.0
+    for u in units:
+        seen += u.cost
+        if taken + u.cost / 2 <= frac * seen:
+            piece.append(u)
+            taken += u.cost
+        else:
+            rest.append(u)
+    # the walk decides locally; one move between the two may land closer to the target
+    gap = frac * seen - taken
+    src, dst, sign = (rest, piece, 1) if gap > 0 else (piece, rest, -1)
+    best = min(src, key=lambda u: abs(gap - sign * u.cost), default=None)
+    if best is not None and abs(gap - sign * best.cost) < abs(gap):
+        src.remove(best)
+        dst.append(best)
+    return piece, rest
+
+
+# A stack pays a fixed cost every step (the numpy calls of the passes and of each update
+# rule), in units of one logreg + sgd row-step: about 0.17 ms against 16 us on W1.
+FIXED_ROWS = 10.0
+# Saving a finished run (its file and curves.csv lines, for 900 logged steps): about 2.2 ms.
+SAVE_ROWS = 120.0
+
+
+def _fixed(chunk: Sequence[_Unit]) -> float:
+    return FIXED_ROWS * chunk[0].specs[0].train.steps if chunk else 0.0
+
+
+def _cost(chunk: Sequence[_Unit]) -> float:
+    return _fixed(chunk) + sum(u.cost for u in chunk)
+
+
+def _size(chunk: Sequence[_Unit]) -> int:
+    return sum(len(u.specs) for u in chunk)
+
+
+# Relative cost of an update per row by update rule (sgd without momentum = 1), measured on
+# W1's shapes for sgd, momentum and adam (MLP 1 / 1.08 / 1.41, logreg 1 / 1.14 / 1.25) and
+# set by their number of state arrays for the others.
+_RULE_WEIGHT = {"sgd": 1.0, "momentum": 1.1, "adagrad": 1.15, "rmsprop": 1.2}
+
+
+def _row_weight(spec: RunSpec) -> float:
+    """Relative cost of one row-step: ``(1 + sum of hidden widths / 32)`` x the update rule's
+    weight. From W1 timings, an MLP 64-64-10 row-step costs about 3 logreg ones (a step's fixed
+    numpy-call cost weighs as much as the products at these sizes)."""
+    hidden = dict(spec.task.model_params).get("hidden", ())
+    key = optimizer_group_key(spec.optimizer, dict(spec.optimizer_params))
+    rule = "momentum" if key[0] == "sgd" and key[1] else key[0]
+    return (1 + sum(hidden) / 32) * _RULE_WEIGHT.get(rule, 1.35)
+
+
+def estimated_cost(specs: Sequence[RunSpec]) -> float:
+    """Relative cost of training specs of one group as one stack and saving them: a fixed cost
+    per step, each family's row steps (:func:`lrbench.engine.row_steps`, shared prefixes
+    counted once) x the cost of its row-step (:func:`_row_weight`), and a cost per run saved."""
+    return _cost([_Unit([specs[i] for i in f]) for f in families(specs)]) if specs else 0.0
 
 
 def plan(specs: Sequence[RunSpec], store: ResultsDir | None, jobs: int = 1) -> Plan:
