@@ -165,32 +165,49 @@ def matmul_peak(n: int = 1024, reps: int = 5) -> dict[str, float]:
     return out
 
 
-def workload_flops(results: Path) -> dict[str, float]:
-    """Matrix-product FLOPs of a finished sweep, from its run files.
+def workload_flops(config: str, dtype: str) -> dict[str, float]:
+    """Matrix-product FLOPs that lrbench computes on the workload with one process.
 
-    Training: ``Model.flops_per_sample()`` x the rows of every minibatch a run trained on
-    (``steps_done`` steps, the last partial batch of an epoch counted exactly). Evaluation: the
-    forward pass ``2*d_in*d_out`` per layer and sample, on the training and validation splits,
-    at every evaluation point the run reached. ``nominal`` counts every run's full budget."""
+    Counted, not estimated: the workload is replayed in this process (``make_groups`` with one
+    worker, then ``train_group`` per chunk, as ``--jobs 1`` runs it) with counters on the
+    model's passes. A forward + backward pass of a stack counts ``Model.flops_per_sample()`` x
+    the configurations x the minibatch rows; an evaluation counts the forward pass
+    ``2*d_in*d_out`` per layer x configurations x rows. Shared prefixes and the stops of
+    diverged runs are therefore counted as the work they save. ``nominal_train`` is every run's
+    full budget trained separately, as the PyTorch loop does."""
     sys.path.insert(0, str(ROOT))
-    from lrbench.engine import load_task_data, steps_per_epoch
+    from lrbench.config import load_config
+    from lrbench.engine import load_task_data, steps_per_epoch, train_group
+    from lrbench.executor import limit_blas_threads, make_groups
     from lrbench.models import Model
-    from lrbench.spec import RunSpec
 
-    train = evals = nominal = 0.0
-    steps = nominal_steps = 0
-    for path in sorted((results / "runs").glob("*.json")):
-        d = json.loads(path.read_text())
-        spec = RunSpec.from_dict(d["spec"])
-        data = load_task_data(spec.task, spec.train.dtype)
-        n, n_val = len(data.y_train), len(data.y_val)
+    limit_blas_threads()
+    specs = load_config([ROOT / config], [f"train.dtype={dtype}"]).specs()
+    count = {"train": 0.0, "eval": 0.0}
+    passes, evaluate = Model.loss_and_grad, Model.evaluate
+
+    def counted_passes(self, params, X, y):
+        count["train"] += self.flops_per_sample() * X.shape[0] * X.shape[1]
+        return passes(self, params, X, y)
+
+    def counted_evaluate(self, params, X, y, accuracy=True):
+        fwd = sum(2 * a * b for a, b in self.layers)
+        count["eval"] += fwd * params[0].shape[0] * X.shape[0]
+        return evaluate(self, params, X, y, accuracy)
+
+    Model.loss_and_grad, Model.evaluate = counted_passes, counted_evaluate
+    try:
+        results = [r for g in make_groups(specs, 1) for r in train_group(g)]
+    finally:
+        Model.loss_and_grad, Model.evaluate = passes, evaluate
+    nominal = separate = 0.0
+    for r in results:
+        spec = r.spec
+        data = load_task_data(spec.task, dtype)
         model = Model(
-            spec.task.model,
-            dict(spec.task.model_params),
-            data.n_features,
-            data.n_classes or 1,
-            spec.train.dtype,
+            spec.task.model, dict(spec.task.model_params), data.n_features, data.n_classes or 1
         )
+        n = len(data.y_train)
         per_epoch = steps_per_epoch(n, spec.train.batch_size)
         bs = n if per_epoch == 1 else spec.train.batch_size
 
@@ -198,19 +215,16 @@ def workload_flops(results: Path) -> dict[str, float]:
             full, part = divmod(t, per_epoch)
             return full * n + min(part * bs, n)
 
-        fwd = sum(2 * a * b for a, b in model.layers)
-        train += model.flops_per_sample() * rows(d["steps_done"])
         nominal += model.flops_per_sample() * rows(spec.train.steps)
-        evals += fwd * (n + n_val) * len(d["eval"]["step"])
-        steps += d["steps_done"]
-        nominal_steps += spec.train.steps
+        separate += model.flops_per_sample() * rows(r.steps_done)
     return {
-        "train": train,
-        "eval": evals,
-        "total": train + evals,
+        "train": count["train"],
+        "eval": count["eval"],
+        "total": count["train"] + count["eval"],
         "nominal_train": nominal,
-        "steps": steps,
-        "nominal_steps": nominal_steps,
+        "separate_train": separate,
+        "steps": sum(r.steps_done for r in results),
+        "nominal_steps": sum(r.spec.train.steps for r in results),
     }
 
 
@@ -398,9 +412,10 @@ def _flops_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
         g = fl["total"] / row["train"] / 1e9
         out.append(
             f"lrbench {dtype} jobs 1: {fl['total'] / 1e9:.2f} GFLOP of matrix products "
-            f"(training {fl['train'] / 1e9:.2f} of nominal {fl['nominal_train'] / 1e9:.2f}: "
-            f"{fl['steps']:,} of {fl['nominal_steps']:,} steps, diverged runs stop early; "
-            f"evaluation {fl['eval'] / 1e9:.2f}) in {row['train']:.2f} s of training = "
+            f"computed (training {fl['train'] / 1e9:.2f}: nominal {fl['nominal_train'] / 1e9:.2f}"
+            f", {fl['separate_train'] / 1e9:.2f} for the {fl['steps']:,} of "
+            f"{fl['nominal_steps']:,} steps done as diverged runs stop early, less the shared "
+            f"prefixes; evaluation {fl['eval'] / 1e9:.2f}) in {row['train']:.2f} s of training = "
             f"{g:.1f} GFLOP/s, {g / peak[dtype]:.0%} of the one-thread peak"
         )
     if dump["flops"]:
@@ -461,9 +476,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="lrbench-bench-") as tmp:
             dump["records"] = measure(vs, repeat, Path(tmp), dump["peak_rounds"])
             dump["flops"] = {}
-            for i, v in enumerate(vs):
+            for v in vs:
                 if v["kind"] == "lrbench" and v["jobs"] == 1 and not v.get("scaling"):
-                    dump["flops"][v["dtype"]] = workload_flops(Path(tmp) / f"v{i}" / "out")
+                    dump["flops"][v["dtype"]] = workload_flops(args.config, v["dtype"])
         dump["load_after"] = _load()
         # The machine's limit: the best round (other load on the machine only lowers it).
         dump["peak_gflops"] = {d: max(p[d] for p in dump["peak_rounds"]) for d in DTYPES}

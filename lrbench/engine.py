@@ -7,7 +7,9 @@ each rule updates its own contiguous slice of the stack. Each configuration keep
 learning-rate schedule, numeric hyperparameters, initialisation and minibatch order (both from
 its own seed). Parameters carry a
 leading configuration axis; every product and reduction is per configuration, so a configuration
-gives the same bits alone or in any group.
+gives the same bits alone or in any group. Configurations that compute the same bits share one
+row of the stack until their learning rates part (:mod:`lrbench.sharing`); the records are kept
+per configuration.
 
 One step ``t`` (0-based) of the loop, for the configurations still running:
 
@@ -155,32 +157,41 @@ class _Batches:
         self.batch_size = n if self.full else int(batch_size)
         self.per_epoch = steps_per_epoch(n, batch_size)
         self.perms = np.empty((len(distinct), n), dtype=np.intp)
+        self.one_seed = len(distinct) == 1
 
     def indices(self, t: int) -> np.ndarray:
         """The rows of step ``t`` for every configuration, ``(K, B)``."""
+        return self.perms[self.row_seed, self._cols(t)]
+
+    def _cols(self, t: int) -> slice:
+        """Step ``t``'s place in the epoch's permutations (drawn at the epoch's first step)."""
         j = t % self.per_epoch
         if j == 0:
             for i, rng in enumerate(self.rngs):
                 self.perms[i] = rng.permutation(self.n)
-        return self.perms[self.row_seed, j * self.batch_size : (j + 1) * self.batch_size]
+        return slice(j * self.batch_size, (j + 1) * self.batch_size)
 
     def take(self, X: np.ndarray, y: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         """The minibatch of step ``t``: ``X`` rows ``(K, B, d)`` and labels ``(K, B)``."""
         K = self.row_seed.size
         if self.full:
             return np.broadcast_to(X, (K, *X.shape)), np.broadcast_to(y, (K, *y.shape))
-        idx = self.indices(t)
-        if (self.row_seed == self.row_seed[0]).all():
-            rows = idx[0]
-            return (
-                np.broadcast_to(X[rows], (K, rows.size, X.shape[1])),
-                np.broadcast_to(y[rows], (K, rows.size)),
-            )
-        return X[idx], y[idx]
+        cols = self._cols(t)
+        if not self.one_seed:
+            idx = self.perms[self.row_seed, cols]
+            return X[idx], y[idx]
+        rows = self.perms[self.row_seed[0], cols]
+        if K == 1:
+            return X[rows][None], y[rows][None]
+        return (
+            np.broadcast_to(X[rows], (K, rows.size, X.shape[1])),
+            np.broadcast_to(y[rows], (K, rows.size)),
+        )
 
     def keep(self, idx: np.ndarray) -> None:
         """Reorder, drop or repeat rows (a repeated row gets the same stream)."""
         self.row_seed = self.row_seed[idx]
+        self.one_seed = self.row_seed.size > 0 and bool((self.row_seed == self.row_seed[0]).all())
 
 
 def train_group(
@@ -271,9 +282,13 @@ def train_group(
     eval_pos = 0
     reported = 0
 
+    row_lrs = lrs[:, rows.lead]
+
     def reindex(idx: np.ndarray) -> None:
-        """Keep, reorder or repeat rows of the stack and of everything kept per row."""
-        nonlocal params, threshold, plateau_mask
+        """Keep, reorder or repeat rows of the stack and of everything kept per row (``rows``
+        has already changed)."""
+        nonlocal params, threshold, plateau_mask, row_lrs
+        row_lrs = lrs[:, rows.lead]
         params = [p[idx] for p in params]
         rules.keep(idx)
         batches.keep(idx)
@@ -327,13 +342,17 @@ def train_group(
                     reindex(idx)
                     loss = loss[idx]
                     grads = [g[idx] for g in grads]
-            lr = lrs[t, rows.lead]
+            lr = row_lrs[t].copy() if tracker is not None else row_lrs[t]
             if tracker is not None:
                 lr[plateau_mask] = tracker.lr(t)
             if t % train.log_every == 0:
                 row = t // train.log_every
-                log_loss[row, rows.owners] = loss[rows.owner_row]
-                log_lr[row, rows.owners] = lr[rows.owner_row]
+                if rows.one_each:
+                    log_loss[row, rows.lead] = loss
+                    log_lr[row, rows.lead] = lr
+                else:
+                    log_loss[row, rows.owners] = loss[rows.owner_row]
+                    log_lr[row, rows.owners] = lr[rows.owner_row]
             bad = ~np.isfinite(loss) | (loss > threshold)
             if bad.any():
                 keep = drop(bad, t)

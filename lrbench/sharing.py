@@ -90,6 +90,7 @@ class Rows:
         self.owner_row = np.repeat(
             np.arange(len(self.members)), [len(m) for m in self.members]
         ).astype(np.intp)
+        self.one_each = self.owners.size == self.lead.size  # every row computes one configuration
 
     def __len__(self) -> int:
         return len(self.members)
