@@ -109,7 +109,7 @@ class _Reprs:
 
     def __init__(self, a: np.ndarray) -> None:
         a = np.asarray(a, dtype=float)
-        self.csv = [repr(x) for x in a.tolist()]
+        self.csv = _repr_all(a)
         if np.isfinite(a).all():
             self.json = self.csv
         else:
@@ -118,6 +118,20 @@ class _Reprs:
 
     def json_list(self) -> str:
         return "[" + ", ".join(self.json) + "]"
+
+
+def _repr_all(a: np.ndarray) -> list[str]:
+    """``[repr(x) for x in a]``, formatting each distinct value once when values repeat (a
+    constant or stepped learning rate repeats one value hundreds of times; ``repr`` of a float
+    costs about 0.6 us). ``np.unique`` merges 0.0 with -0.0, so signed zeros take the plain
+    path."""
+    if a.size < 64:
+        return [repr(x) for x in a.tolist()]
+    values, inverse = np.unique(a, return_inverse=True)
+    if 2 * values.size > a.size or np.signbit(a[a == 0]).any():
+        return [repr(x) for x in a.tolist()]
+    texts = [repr(x) for x in values.tolist()]
+    return [texts[i] for i in inverse.tolist()]
 
 
 def _ints(a: np.ndarray) -> str:

@@ -159,3 +159,47 @@ def _reference_curve_lines(r) -> list[str]:
             row += ["", "", ""]
         lines.append(",".join(row))
     return lines
+
+
+def test_stride_takes_its_share_of_cost_spread_along_the_chunk():
+    from lrbench.executor import _stride
+
+    class U:
+        def __init__(self, name, cost):
+            self.name, self.cost = name, cost
+
+    # The rule, worked by hand: unit i joins the piece when taken + cost_i / 2 <= frac * seen_i
+    # (seen_i: the cost of units 0..i). Equal costs, half: 0.5 <= 0.5 takes unit 0, 1.5 <= 1.0
+    # fails for unit 1, 1.5 <= 1.5 takes unit 2, ...: every other unit from the first.
+    units = [U(i, 1.0) for i in range(6)]
+    piece, rest = _stride(units, 0.5)
+    assert [u.name for u in piece] == [0, 2, 4] and [u.name for u in rest] == [1, 3, 5]
+    # a third of 9 equal units: 0.5 <= 1/3 fails, 0.5 <= 2/3 takes unit 1, then 4 and 7
+    units = [U(i, 1.0) for i in range(9)]
+    piece, _ = _stride(units, 1 / 3)
+    assert [u.name for u in piece] == [1, 4, 7]
+    # unequal costs 1, 4, 5 and half (target 5): the walk takes 0 (0.5 <= 0.5), not 1
+    # (3 <= 2.5 fails), takes 2 (3.5 <= 5): 6, one over; moving unit 0 back lands on 5 exactly
+    units = [U(0, 1.0), U(1, 4.0), U(2, 5.0)]
+    piece, rest = _stride(units, 0.5)
+    assert [u.name for u in piece] == [2] and sorted(u.name for u in rest) == [0, 1]
+
+
+def test_repeated_values_are_formatted_exactly_as_repr():
+    """``_repr_all`` formats each distinct value once; reference: ``repr`` of every item."""
+    import numpy as np
+
+    from lrbench.store import _repr_all
+
+    rng = np.random.default_rng(0)
+    cases = [
+        np.full(900, 0.1),  # a constant lr
+        np.repeat([0.1, 0.010000000000000002, 0.0010000000000000002], 300),  # a step schedule
+        rng.standard_normal(900),  # all distinct: the plain path
+        np.concatenate([np.full(100, 0.5), [np.nan, np.inf, -np.inf, np.nan, 0.0]]),
+        np.concatenate([np.full(100, 0.0), [-0.0]]),  # signed zeros: the plain path
+        np.full(10, 0.3),  # short
+        np.array([]),
+    ]
+    for a in cases:
+        assert _repr_all(a) == [repr(x) for x in a.tolist()]
