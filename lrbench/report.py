@@ -288,23 +288,27 @@ def summary_json(outcome) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- other commands
 def validate_table(cfg, specs, groups) -> Group:
-    """``lrbench validate``: the grid size and its lockstep groups."""
+    """``lrbench validate``: the grid size and its lockstep groups, with the optimizer steps
+    each group computes once shared prefixes are counted once (:mod:`lrbench.sharing`)."""
+    from lrbench.engine import row_steps
+
     table = Table(
         title=f"{cfg.name}: {len(specs)} runs in {len(groups)} lockstep groups",
         title_justify="left",
     )
-    for col in ("task", "optimizers", "configurations", "steps each", "batch", "dtype"):
-        table.add_column(
-            col, justify="right" if col in ("configurations", "steps each") else "left"
-        )
+    numeric = ("configurations", "steps each", "steps computed")
+    for col in ("task", "optimizers", *numeric, "batch", "dtype"):
+        table.add_column(col, justify="right" if col in numeric else "left")
     for g in groups:
         s = g[0]
         opts = sorted({x.optimizer for x in g})
+        computed = row_steps(g)
         table.add_row(
             s.task.label,
             ", ".join(opts),
             str(len(g)),
             str(s.train.steps),
+            f"{computed:,} ({computed / (len(g) * s.train.steps):.0%})",
             str(s.train.batch_size or "full"),
             s.train.dtype,
         )

@@ -169,6 +169,10 @@ def test_validate_prints_grid_and_groups():
     assert res.exit_code == 0
     assert "126 runs" in res.stdout
     assert "2 lockstep groups" in res.stdout
+    # steps computed with shared prefixes, by hand: for each optimizer and lr, constant 900 +
+    # cosine 899 (forks after one step) + step 450 (follows constant until its first milestone,
+    # 50 % of 900) = 2,249; x 21 = 47,229 of 63 x 900 = 56,700 (83 %) in each group
+    assert res.stdout.count("47,229 (83%)") == 2
 
 
 def test_init_writes_a_config_that_validates(tmp_path: Path):
