@@ -151,13 +151,12 @@ class _Batches:
     def __init__(self, seeds: Sequence[int], n: int, batch_size: int | None) -> None:
         distinct = list(dict.fromkeys(seeds))
         self.rngs = [seed_streams(s)[1] for s in distinct]
-        self.row_seed = np.array([distinct.index(s) for s in seeds], dtype=np.intp)
+        self._set_rows(np.array([distinct.index(s) for s in seeds], dtype=np.intp))
         self.n = n
         self.full = batch_size is None or batch_size >= n
         self.batch_size = n if self.full else int(batch_size)
         self.per_epoch = steps_per_epoch(n, batch_size)
         self.perms = np.empty((len(distinct), n), dtype=np.intp)
-        self.one_seed = len(distinct) == 1
 
     def indices(self, t: int) -> np.ndarray:
         """The rows of step ``t`` for every configuration, ``(K, B)``."""
@@ -176,13 +175,10 @@ class _Batches:
         K = self.row_seed.size
         if self.full:
             return np.broadcast_to(X, (K, *X.shape)), np.broadcast_to(y, (K, *y.shape))
-        cols = self._cols(t)
-        if not self.one_seed:
-            idx = self.perms[self.row_seed, cols]
+        if K == 1 or not self.one_seed:
+            idx = self.indices(t)
             return X[idx], y[idx]
-        rows = self.perms[self.row_seed[0], cols]
-        if K == 1:
-            return X[rows][None], y[rows][None]
+        rows = self.perms[self.row_seed[0], self._cols(t)]
         return (
             np.broadcast_to(X[rows], (K, rows.size, X.shape[1])),
             np.broadcast_to(y[rows], (K, rows.size)),
@@ -190,8 +186,12 @@ class _Batches:
 
     def keep(self, idx: np.ndarray) -> None:
         """Reorder, drop or repeat rows (a repeated row gets the same stream)."""
-        self.row_seed = self.row_seed[idx]
-        self.one_seed = self.row_seed.size > 0 and bool((self.row_seed == self.row_seed[0]).all())
+        self._set_rows(self.row_seed[idx])
+
+    def _set_rows(self, row_seed: np.ndarray) -> None:
+        """Each row's seed (an index into the distinct seeds)."""
+        self.row_seed = row_seed
+        self.one_seed = row_seed.size > 0 and bool((row_seed == row_seed[0]).all())
 
 
 def train_group(
@@ -316,11 +316,10 @@ def train_group(
                 else:
                     tr_loss, _ = model.evaluate(params, X, y, accuracy=False)
                     va_loss, va_acc = model.evaluate(params, data.X_val, data.y_val)
-                own, at = rows.owners, rows.owner_row
-                ev_train[eval_pos, own] = tr_loss[at]
-                ev_val[eval_pos, own] = va_loss[at]
+                ev_train[eval_pos, rows.owners] = rows.spread(tr_loss)
+                ev_val[eval_pos, rows.owners] = rows.spread(va_loss)
                 if va_acc is not None:
-                    ev_acc[eval_pos, own] = va_acc[at]
+                    ev_acc[eval_pos, rows.owners] = rows.spread(va_acc)
                 if t == 0:
                     threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
                 eval_pos += 1
@@ -342,17 +341,14 @@ def train_group(
                     reindex(idx)
                     loss = loss[idx]
                     grads = [g[idx] for g in grads]
-            lr = row_lrs[t].copy() if tracker is not None else row_lrs[t]
+            lr = row_lrs[t]
             if tracker is not None:
+                lr = lr.copy()
                 lr[plateau_mask] = tracker.lr(t)
             if t % train.log_every == 0:
                 row = t // train.log_every
-                if rows.one_each:
-                    log_loss[row, rows.lead] = loss
-                    log_lr[row, rows.lead] = lr
-                else:
-                    log_loss[row, rows.owners] = loss[rows.owner_row]
-                    log_lr[row, rows.owners] = lr[rows.owner_row]
+                log_loss[row, rows.owners] = rows.spread(loss)
+                log_lr[row, rows.owners] = rows.spread(lr)
             bad = ~np.isfinite(loss) | (loss > threshold)
             if bad.any():
                 keep = drop(bad, t)

@@ -92,9 +92,8 @@ def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
     """Group specs for lockstep training, costliest first.
 
     Specs with equal :func:`lrbench.engine.group_key` train together, in chunks of at most
-    at most :data:`MAX_WIDTH` configurations (unless one family is
-    wider): runs are saved when their chunk ends, so an
-    interrupted sweep loses at most the chunks in progress. Chunks are made of whole
+    :data:`MAX_WIDTH` configurations (unless one family is wider): runs are saved when their
+    chunk ends, so an interrupted sweep loses at most the chunks in progress. Chunks are made of whole
     :func:`lrbench.engine.families` (specs that may share a prefix stay together, so cutting
     loses no sharing). A group is cut by striding over its families (chunk ``i`` takes every
     ``n``-th from ``i``), so its chunks share the same mix of optimizers and learning rates.
@@ -108,7 +107,7 @@ def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
         by_key[group_key(s)].append(s)
     chunks: list[list[_Unit]] = []
     for g in by_key.values():
-        units = [_Unit([g[i] for i in f]) for f in families(g)]
+        units = _units(g)
         n = -(-len(g) // MAX_WIDTH)
         while n < len(units) and any(_size(units[i::n]) > MAX_WIDTH for i in range(n)):
             n += 1
@@ -125,6 +124,11 @@ class _Unit:
     def __init__(self, specs: list[RunSpec]) -> None:
         self.specs = specs
         self.cost = row_steps(specs) * _row_weight(specs[0]) + SAVE_ROWS * len(specs)
+
+
+def _units(specs: Sequence[RunSpec]) -> list[_Unit]:
+    """The families of specs of one group (:func:`lrbench.engine.families`), with their costs."""
+    return [_Unit([specs[i] for i in f]) for f in families(specs)]
 
 
 def _share(chunks: list[list[_Unit]], jobs: int) -> list[list[_Unit]]:
@@ -213,7 +217,7 @@ def estimated_cost(specs: Sequence[RunSpec]) -> float:
     """Relative cost of training specs of one group as one stack and saving them: a fixed cost
     per step, each family's row steps (:func:`lrbench.engine.row_steps`, shared prefixes
     counted once) x the cost of its row-step (:func:`_row_weight`), and a cost per run saved."""
-    return _cost([_Unit([specs[i] for i in f]) for f in families(specs)]) if specs else 0.0
+    return _cost(_units(specs)) if specs else 0.0
 
 
 def plan(specs: Sequence[RunSpec], store: ResultsDir | None, jobs: int = 1) -> Plan:

@@ -77,7 +77,7 @@ class Rows:
 
     ``lead[r]`` is row ``r``'s lead configuration; ``owners`` lists every configuration still
     training, and ``owner_row`` the row that computes it, so a per-row array ``v`` gives the
-    per-configuration values ``v[owner_row]`` for ``owners``.
+    per-configuration values ``spread(v)`` (``v[owner_row]``) for ``owners``.
     """
 
     def __init__(self, rows: list[list[int]]) -> None:
@@ -90,7 +90,11 @@ class Rows:
         self.owner_row = np.repeat(
             np.arange(len(self.members)), [len(m) for m in self.members]
         ).astype(np.intp)
-        self.one_each = self.owners.size == self.lead.size  # every row computes one configuration
+        self._one_each = self.owners.size == self.lead.size  # one configuration a row
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """Per-row ``values`` as per-configuration values, in the order of ``owners``."""
+        return values if self._one_each else values[self.owner_row]
 
     def __len__(self) -> int:
         return len(self.members)
