@@ -19,6 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# One BLAS thread from the start, as the lrbench command does (lrbench/__main__.py).
+for _name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ[_name] = "1"
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 

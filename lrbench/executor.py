@@ -2,7 +2,8 @@
 
 Parallelism comes from processes, each with one BLAS thread (``threadpoolctl``), the main
 process included: a product split over two threads can round differently, and one thread per
-process is both faster here and the condition for identical bits whatever ``--jobs`` is.
+process is both faster here and the condition for identical bits whatever ``--jobs`` is. (The
+``lrbench`` command also asks for one thread before numpy loads: ``lrbench/__main__.py``.)
 Each run file is written (atomically) as soon as its chunk ends, by the process that trained
 it, which also formats the run's ``curves.csv`` lines: the two serialisations of a finished run
 then run in parallel with training elsewhere, and the main process only collects and

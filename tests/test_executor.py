@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 from lrbench.config import load_config
@@ -203,3 +208,40 @@ def test_repeated_values_are_formatted_exactly_as_repr():
     ]
     for a in cases:
         assert _repr_all(a) == [repr(x) for x in a.tolist()]
+
+
+def test_the_command_asks_for_one_blas_thread_before_numpy_loads():
+    """``lrbench.__main__.main`` sets the thread variables before anything imports numpy (a
+    meta-path hook records them at numpy's import), and OpenBLAS then runs one thread."""
+    script = textwrap.dedent(
+        """
+        import json, os, sys
+
+        seen = {}
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "numpy" and not seen:
+                    seen.update({k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        sys.argv = ["lrbench", "list"]
+        from lrbench.__main__ import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        from threadpoolctl import threadpool_info
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        print(json.dumps({"seen": seen, "blas": blas}), file=sys.stderr)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["OPENBLAS_NUM_THREADS"] = "2"  # the user's setting is overridden
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["seen"] == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    assert report["blas"] and set(report["blas"]) == {1}
