@@ -6,10 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format ci-grid bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml lrbench/_fused.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m compileall -q lrbench
+	@$(PY) -c "from lrbench import optimizers as o; print('lrbench: compiled optimizer updates', 'built' if o._fused else 'not built (no C compiler): numpy code, same results, slower')"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,4 +36,4 @@ bench: $(STAMP)  ## performance benchmark (see BENCHMARKS.md); pip install torch
 	$(PY) benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache lrbench/*.so

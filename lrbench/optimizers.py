@@ -31,6 +31,7 @@ nadam      NAdam                            betas (0.9, 0.999), eps 1e-8, wd 0, 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +39,20 @@ import numpy as np
 
 from lrbench.errors import ConfigError
 from lrbench.params import Entry, Param, lookup, resolve
+
+try:  # the compiled one-pass updates (lrbench/_fused.c); optional, same bits
+    from lrbench import _fused
+except ImportError:  # pragma: no cover - built without a C compiler
+    _fused = None
+if os.environ.get("LRBENCH_FUSED") == "0":  # run the numpy code (same bits, slower)
+    _fused = None
+
+
+def fused_updates() -> bool:
+    """Whether the optimizers run the compiled one-pass updates (``lrbench/_fused.c``: built,
+    and not switched off with ``LRBENCH_FUSED=0``); the numpy code gives the same bits."""
+    return _fused is not None
+
 
 _WD = "L2 penalty added to the gradient: g += weight_decay * theta"
 _EPS = "added to the denominator, outside the square root"
@@ -273,6 +288,29 @@ class Optimizer:
             return v[0]
         return v.reshape(-1, 1, 1)
 
+    def _vec(self, x: np.ndarray | np.generic, K: int) -> np.ndarray:
+        """A constant as :meth:`_col` gives it (one value or one per configuration), as a
+        contiguous ``(K,)`` array of the parameters' dtype, for the compiled updates."""
+        v = np.asarray(x, dtype=self.dtype).reshape(-1)
+        return v if v.size == K else np.full(K, v[0], dtype=self.dtype)
+
+    def _fusable(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> bool:
+        """Whether the compiled update can run: it is built, and every array is a contiguous
+        float64 or float32 array shaped as its parameter (the optimizer's own state always
+        is). Otherwise the numpy code runs, and reports any mismatch."""
+        return (
+            _fused is not None
+            and self.dtype.char in "df"
+            and len(params) == len(grads)
+            and all(
+                p.flags.c_contiguous
+                and g.flags.c_contiguous
+                and p.dtype == g.dtype == self.dtype
+                and p.shape == g.shape
+                for p, g in zip(params, grads)
+            )
+        )
+
     def _derive(self) -> None:
         """The (K, 1, 1) constants of the rule (see :meth:`_col`), from the (K,) hyperparameters."""
         h, col = self._h, self._col
@@ -356,10 +394,25 @@ class Optimizer:
         """torch SGD: ``g += wd*theta``; ``b = g`` at the first step, then
         ``b = mu*b + (1-dampening)*g``; ``g = g + mu*b`` (Nesterov) or ``g = b``; ``theta -= lr*g``."""
         c, neg_lr = self._c, self._col(-lr)
+        first = False
         if use_momentum:
             mu = c["momentum"] if mom is None else self._col(mom)
             first = not self._started.any()
             self._started[:] = True
+        if self._fusable(params, grads):
+            K, vec = params[0].shape[0], self._vec
+            consts = (
+                vec(neg_lr, K),
+                vec(c["weight_decay"], K) if self._wd else None,
+                vec(mu, K) if use_momentum else None,
+                vec(c["1-dampening"], K) if use_momentum and self._damp else None,
+                first,
+                use_momentum and self._nesterov,
+            )
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                b = self._state[i]["momentum_buffer"] if use_momentum else None
+                _fused.sgd(p, g, b, *consts)
+            return
         for i, (p, g, s) in enumerate(zip(params, grads, self._scratch, strict=True)):
             if self._wd:
                 self._l2(p, g, s)
@@ -468,6 +521,21 @@ class Optimizer:
         neg_step = self._col(-(lr / (1 - beta1**k)))
         bc2_sqrt = self._col((1 - h["beta2"] ** k) ** 0.5)
         decay = self._decay(lr)
+        if not self._amsgrad and self._fusable(params, grads):
+            K, vec = params[0].shape[0], self._vec
+            consts = (
+                vec(b1col, K),
+                vec(c["1-beta2"], K),
+                vec(c["beta2"], K),
+                vec(neg_step, K),
+                vec(bc2_sqrt, K),
+                vec(c["eps"], K),
+                vec(c["weight_decay"], K) if self._wd and decay is None else None,
+                vec(decay, K) if self._wd and decay is not None else None,
+            )
+            for p, g, st in zip(params, grads, self._state, strict=True):
+                _fused.adam(p, g, st["exp_avg"], st["exp_avg_sq"], *consts)
+            return
         for i, (p, g, s) in enumerate(zip(params, grads, self._scratch, strict=True)):
             st = self._state[i]
             self._moments(p, g, s, st, decay, b1col)

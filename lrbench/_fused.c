@@ -1,0 +1,274 @@
+/*
+ * lrbench._fused: the optimizer updates of lrbench/optimizers.py in one pass over memory.
+ *
+ * The numpy implementation runs each update as a sequence of elementwise passes (Adam: 13)
+ * over stacked arrays too large for the L2 cache, so the passes are bound by memory traffic.
+ * These loops perform the same IEEE operations on each element, in the same order and with
+ * the same operands, in one pass: every result has exactly the bits numpy gives (the tests
+ * compare the two bit for bit). That rules out anything that changes rounding: the file is
+ * compiled with -ffp-contract=off (no fused multiply-add), and nothing here reassociates.
+ * sqrt is correctly rounded in both. The loops are cloned for AVX2 where the compiler and
+ * the C library can choose at load time (GCC on x86-64 Linux); AVX2 has no FMA, and wider
+ * vectors compute each element exactly as the scalar code does.
+ *
+ * Arrays are C-contiguous buffers of float64 ("d") or float32 ("f"): the parameters and
+ * their optimizer state as (K, n) (K configurations, n values each), and per-configuration
+ * constants as (K,) arrays of the same type. Anything else raises; lrbench checks first and
+ * runs the numpy code for arrays these loops do not take (Optimizer._fusable).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+/* One elementwise loop per rule and type. Names of the constants follow optimizers.py:
+ * wd (L2: g = g + p*wd), decay (AdamW: p = p*decay), mu (momentum), damp1 (1 - dampening),
+ * neg_lr, b1c (1 - beta1), b2c (1 - beta2), b2 (beta2), neg_step (-lr / (1 - beta1^k)),
+ * bc2s (sqrt(1 - beta2^k)), eps. A NULL constant means the term is absent. */
+
+#define DEFINE_KERNELS(T, SQRT, SFX)                                                          \
+    CLONES static void sgd_##SFX(T *p, T *g, T *b, Py_ssize_t K, Py_ssize_t n, const T *wd,  \
+                                 const T *mu, const T *damp1, const T *neg_lr, int first,    \
+                                 int nesterov)                                               \
+    {                                                                                        \
+        for (Py_ssize_t k = 0; k < K; k++) {                                                 \
+            T *pk = p + k * n, *gk = g + k * n, *bk = b ? b + k * n : NULL;                  \
+            const T lr = neg_lr[k];                                                          \
+            if (bk == NULL) {                                                                \
+                if (wd) {                                                                    \
+                    const T w = wd[k];                                                       \
+                    for (Py_ssize_t i = 0; i < n; i++) {                                     \
+                        T gi = gk[i] + pk[i] * w;                                            \
+                        pk[i] = pk[i] + gi * lr;                                             \
+                    }                                                                        \
+                }                                                                            \
+                else {                                                                       \
+                    for (Py_ssize_t i = 0; i < n; i++)                                       \
+                        pk[i] = pk[i] + gk[i] * lr;                                          \
+                }                                                                            \
+                continue;                                                                    \
+            }                                                                                \
+            const T w = wd ? wd[k] : (T)0, m = mu[k], d = damp1 ? damp1[k] : (T)1;           \
+            for (Py_ssize_t i = 0; i < n; i++) {                                             \
+                T gi = wd ? gk[i] + pk[i] * w : gk[i];                                       \
+                T bi;                                                                        \
+                if (first)                                                                   \
+                    bi = gi;                                                                 \
+                else                                                                         \
+                    bi = bk[i] * m + (damp1 ? gi * d : gi);                                  \
+                bk[i] = bi;                                                                  \
+                T step = nesterov ? gi + bi * m : bi;                                        \
+                pk[i] = pk[i] + step * lr;                                                   \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+                                                                                             \
+    CLONES static void adam_##SFX(T *p, T *g, T *m, T *v, Py_ssize_t K, Py_ssize_t n,        \
+                                  const T *wd, const T *decay, const T *b1c, const T *b2c,   \
+                                  const T *b2, const T *neg_step, const T *bc2s,             \
+                                  const T *eps)                                              \
+    {                                                                                        \
+        for (Py_ssize_t k = 0; k < K; k++) {                                                 \
+            T *pk = p + k * n, *gk = g + k * n, *mk = m + k * n, *vk = v + k * n;            \
+            const T w = wd ? wd[k] : (T)0, dc = decay ? decay[k] : (T)1;                     \
+            const T a = b1c[k], c = b2c[k], bb = b2[k], st = neg_step[k], bs = bc2s[k];      \
+            const T e = eps[k];                                                              \
+            for (Py_ssize_t i = 0; i < n; i++) {                                             \
+                T pi = pk[i], gi = gk[i];                                                    \
+                if (decay)                                                                   \
+                    pi = pi * dc;                                                            \
+                else if (wd)                                                                 \
+                    gi = gi + pi * w;                                                        \
+                T mi = mk[i] + (gi - mk[i]) * a;                                             \
+                T vi = vk[i] * bb + (gi * c) * gi;                                           \
+                mk[i] = mi;                                                                  \
+                vk[i] = vi;                                                                  \
+                T den = SQRT(vi) / bs + e;                                                   \
+                pk[i] = pi + (mi * st) / den;                                                \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+DEFINE_KERNELS(double, sqrt, d)
+DEFINE_KERNELS(float, sqrtf, f)
+
+/* Buffers: acquire, check type and size, release. */
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buf;
+
+static void
+release(Buf *bufs, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (bufs[i].held) {
+            PyBuffer_Release(&bufs[i].view);
+            bufs[i].held = 0;
+        }
+}
+
+/* Acquire obj (or skip None when optional) as a C-contiguous buffer of format fmt ("d"/"f"
+ * decided by the first buffer when fmt is '\0') with `count` items (-1: any). */
+static int
+acquire(PyObject *obj, Buf *buf, int writable, char *fmt, Py_ssize_t count, int optional,
+        const char *name)
+{
+    buf->held = 0;
+    if (obj == Py_None) {
+        if (optional)
+            return 0;
+        PyErr_Format(PyExc_TypeError, "%s is required", name);
+        return -1;
+    }
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &buf->view, flags) < 0)
+        return -1;
+    buf->held = 1;
+    const char *f = buf->view.format ? buf->view.format : "B";
+    if (f[0] == '=' || f[0] == '<' || f[0] == '@')
+        f++;
+    if (!((f[0] == 'd' || f[0] == 'f') && f[1] == '\0') ||
+        (*fmt != '\0' && f[0] != *fmt)) {
+        PyErr_Format(PyExc_TypeError, "%s: float64 or float32 arrays of one type, got '%s'",
+                     name, buf->view.format);
+        return -1;
+    }
+    *fmt = f[0];
+    Py_ssize_t items = buf->view.len / buf->view.itemsize;
+    if (count >= 0 && items != count) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd values, expected %zd", name, items, count);
+        return -1;
+    }
+    return 0;
+}
+
+static void *
+ptr(Buf *buf)
+{
+    return buf->held ? buf->view.buf : NULL;
+}
+
+/* Acquire args[0..count) as buffers: the first `arrays` are the parameters and their state
+ * (writable, all of the first's length), the rest per-configuration constants (the first of
+ * them required, giving K; those flagged in `optional` may be None). */
+static int
+acquire_all(PyObject *const *args, Buf *b, int count, int arrays, unsigned optional,
+            const char *const *names, char *fmt, Py_ssize_t *total, Py_ssize_t *K)
+{
+    *fmt = '\0';
+    *total = -1;
+    *K = -1;
+    for (int i = 0; i < count; i++)
+        b[i].held = 0;
+    /* The required constant that fixes K comes first. */
+    if (acquire(args[arrays], &b[arrays], 0, fmt, -1, 0, names[arrays]) < 0)
+        return -1;
+    *K = b[arrays].view.len / b[arrays].view.itemsize;
+    for (int i = 0; i < count; i++) {
+        if (i == arrays)
+            continue;
+        Py_ssize_t n = i < arrays ? *total : *K;
+        if (acquire(args[i], &b[i], i < arrays, fmt, n, (optional >> i) & 1u, names[i]) < 0)
+            return -1;
+        if (i == 0)
+            *total = b[0].view.len / b[0].view.itemsize;
+    }
+    if (*K <= 0 || *total % *K != 0) {
+        PyErr_Format(PyExc_ValueError, "%zd values do not split into %zd rows", *total, *K);
+        return -1;
+    }
+    return 0;
+}
+
+/* sgd(p, g, b, neg_lr, wd, mu, damp1, first, nesterov): b is None for plain SGD. */
+static PyObject *
+fused_sgd(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    static const char *const names[7] = {"p", "g", "b", "neg_lr", "wd", "mu", "damp1"};
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "sgd takes 9 arguments");
+        return NULL;
+    }
+    int first = PyObject_IsTrue(args[7]), nesterov = PyObject_IsTrue(args[8]);
+    if (first < 0 || nesterov < 0)
+        return NULL;
+    Buf b[7];
+    char fmt;
+    Py_ssize_t total, K;
+    /* b, wd and damp1 may be None; mu too when there is no buffer. */
+    unsigned optional = (1u << 2) | (1u << 4) | (1u << 6) | (args[2] == Py_None ? 1u << 5 : 0);
+    if (acquire_all(args, b, 7, 3, optional, names, &fmt, &total, &K) < 0) {
+        release(b, 7);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (fmt == 'd')
+        sgd_d(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), K, total / K, ptr(&b[4]), ptr(&b[5]),
+              ptr(&b[6]), ptr(&b[3]), first, nesterov);
+    else
+        sgd_f(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), K, total / K, ptr(&b[4]), ptr(&b[5]),
+              ptr(&b[6]), ptr(&b[3]), first, nesterov);
+    Py_END_ALLOW_THREADS
+    release(b, 7);
+    Py_RETURN_NONE;
+}
+
+/* adam(p, g, m, v, b1c, b2c, b2, neg_step, bc2s, eps, wd, decay): wd and decay may be None. */
+static PyObject *
+fused_adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    static const char *const names[12] = {"p",  "g",        "m",    "v",   "b1c", "b2c",
+                                          "b2", "neg_step", "bc2s", "eps", "wd",  "decay"};
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError, "adam takes 12 arguments");
+        return NULL;
+    }
+    Buf b[12];
+    char fmt;
+    Py_ssize_t total, K;
+    if (acquire_all(args, b, 12, 4, (1u << 10) | (1u << 11), names, &fmt, &total, &K) < 0) {
+        release(b, 12);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (fmt == 'd')
+        adam_d(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), ptr(&b[3]), K, total / K, ptr(&b[10]),
+               ptr(&b[11]), ptr(&b[4]), ptr(&b[5]), ptr(&b[6]), ptr(&b[7]), ptr(&b[8]),
+               ptr(&b[9]));
+    else
+        adam_f(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), ptr(&b[3]), K, total / K, ptr(&b[10]),
+               ptr(&b[11]), ptr(&b[4]), ptr(&b[5]), ptr(&b[6]), ptr(&b[7]), ptr(&b[8]),
+               ptr(&b[9]));
+    Py_END_ALLOW_THREADS
+    release(b, 12);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"sgd", (PyCFunction)(void (*)(void))fused_sgd, METH_FASTCALL,
+     "sgd(p, g, b, neg_lr, wd, mu, damp1, first, nesterov): one SGD step in place."},
+    {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL,
+     "adam(p, g, m, v, b1c, b2c, b2, neg_step, bc2s, eps, wd, decay): one Adam step in place."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fused",
+    "lrbench's optimizer updates in one pass (same bits as the numpy code).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__fused(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,175 @@
+"""The compiled one-pass updates (lrbench/_fused.c) against lrbench's numpy code, bit for bit.
+
+The claim is identity, so the reference is the numpy implementation itself (which the
+optimizer tests check against hand computation and torch): each case runs the same optimizer
+twice from the same state, once with the compiled module and once with it switched off, and
+compares every parameter and every state array by their bits. Inputs include values that
+exercise rounding (random magnitudes over many decades), signed zeros, infinities and NaN.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from lrbench import optimizers
+from lrbench.optimizers import Optimizer
+
+pytestmark = pytest.mark.skipif(
+    optimizers._fused is None, reason="lrbench._fused is not built (no C compiler?)"
+)
+
+SHAPES = [(3, 5, 7), (3, 1, 7), (3, 4, 1)]
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return a.view(np.int64 if a.dtype == np.float64 else np.int32)
+
+
+def _awkward(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Values over many decades, both signs, with a few exact zeros of both signs."""
+    a = rng.normal(size=shape) * 10.0 ** rng.integers(-6, 4, size=shape)
+    flat = a.reshape(-1)
+    flat[:: max(1, flat.size // 3)] = 0.0
+    flat[1 :: max(1, flat.size // 2)] = -0.0
+    return a.astype(dtype)
+
+
+def _run_both(name, hparams, dtype, steps=4, moms=None, special=False, seed=0):
+    """Run ``steps`` updates with and without the compiled module; return both runs'
+    parameters and state."""
+    rng = np.random.default_rng(seed)
+    K = len(hparams)
+    shapes = [(K, *s[1:]) for s in SHAPES]
+    params = [_awkward(rng, s, dtype) for s in shapes]
+    grads = [[_awkward(rng, s, dtype) for s in shapes] for _ in range(steps)]
+    if special:  # non-finite gradients in one configuration's row
+        grads[1][0][0, 0, :3] = [np.inf, -np.inf, np.nan]
+    lrs = [rng.uniform(1e-4, 1.0, size=K) for _ in range(steps)]
+    out = []
+    for fused in (optimizers._fused, None):
+        saved = optimizers._fused
+        optimizers._fused = fused
+        try:
+            p = [x.copy() for x in params]
+            opt = Optimizer(name, hparams, p, cycle_momentum=moms is not None)
+            with np.errstate(all="ignore"):  # as in training: non-finite values are results
+                for t in range(steps):
+                    mom = None if moms is None else moms[t]
+                    opt.update(p, [g.copy() for g in grads[t]], lrs[t], mom)
+            out.append((p, opt._state))
+        finally:
+            optimizers._fused = saved
+    return out
+
+
+def _assert_same(runs) -> None:
+    (p1, s1), (p2, s2) = runs
+    for a, b in zip(p1, p2, strict=True):
+        np.testing.assert_array_equal(_bits(a), _bits(b))
+    for st1, st2 in zip(s1, s2, strict=True):
+        assert st1.keys() == st2.keys()
+        for n in st1:
+            np.testing.assert_array_equal(_bits(st1[n]), _bits(st2[n]))
+
+
+CASES = [
+    ("sgd", {}),
+    ("sgd", {"weight_decay": 0.01}),
+    ("sgd", {"momentum": 0.9}),
+    ("sgd", {"momentum": 0.9, "dampening": 0.3}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.05}),
+    ("momentum", {}),
+    ("adam", {}),
+    ("adam", {"weight_decay": 0.01}),
+    ("adam", {"betas": [0.8, 0.99], "eps": 1e-3}),
+    ("adamw", {}),
+    ("adamw", {"weight_decay": 0.1}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("name", "hp"), CASES)
+def test_same_bits_as_numpy_one_set_of_hyperparameters(name, hp, dtype):
+    """Equal hyperparameters: numpy runs them as scalar operands."""
+    _assert_same(_run_both(name, [hp] * 3, dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("name", "hp"), CASES)
+def test_same_bits_as_numpy_with_non_finite_gradients(name, hp, dtype):
+    _assert_same(_run_both(name, [hp] * 3, dtype, special=True, seed=1))
+
+
+@pytest.mark.parametrize(
+    ("name", "hps"),
+    [
+        ("sgd", [{"momentum": m} for m in (0.5, 0.9, 0.99)]),
+        ("sgd", [{"weight_decay": w} for w in (0.001, 0.01, 0.1)]),
+        ("adam", [{"betas": [b, 0.999]} for b in (0.5, 0.9, 0.95)]),
+        ("adam", [{"betas": [0.9, b]} for b in (0.99, 0.999, 0.9999)]),
+        ("adamw", [{"weight_decay": w} for w in (0.001, 0.01, 0.1)]),
+    ],
+)
+def test_same_bits_as_numpy_per_configuration_hyperparameters(name, hps):
+    """Different hyperparameters per configuration: numpy broadcasts (K, 1, 1) columns."""
+    _assert_same(_run_both(name, hps, "float64"))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_same_bits_as_numpy_with_cycled_momentum(name):
+    """cycle_momentum: the momentum (SGD) or beta1 (Adam) changes every step; a 0 at the
+    first step keeps SGD's buffer unset until the next."""
+    rng = np.random.default_rng(2)
+    moms = [np.zeros(3)] + [rng.uniform(0.8, 0.95, size=3) for _ in range(3)]
+    _assert_same(_run_both(name, [{}] * 3, "float64", moms=moms))
+
+
+def test_non_contiguous_arrays_run_the_numpy_code(monkeypatch):
+    """A gradient that is not C-contiguous is never given to the compiled module."""
+    calls = []
+
+    class Spy:
+        def sgd(self, *args):
+            calls.append(args)
+            return saved.sgd(*args)
+
+    saved = optimizers._fused
+    monkeypatch.setattr(optimizers, "_fused", Spy())
+    p = [np.ones((2, 3, 4))]
+    opt = Optimizer("sgd", [{}, {}], p)
+    opt.update(p, [np.ones((2, 4, 3)).transpose(0, 2, 1)], np.array([0.1, 0.2]))
+    assert calls == []
+    np.testing.assert_array_equal(p[0][1], np.full((3, 4), 0.8))
+    opt.update(p, [np.ones((2, 3, 4))], np.array([0.1, 0.2]))
+    assert len(calls) == 1
+
+
+def test_the_module_checks_its_arguments():
+    f = optimizers._fused
+    p = np.zeros((2, 3))
+    with pytest.raises(TypeError, match="float64 or float32"):
+        f.sgd(p, p.astype(np.float32), None, np.ones(2), None, None, None, False, False)
+    with pytest.raises(ValueError, match="expected 6"):
+        f.sgd(p, np.zeros(5), None, np.ones(2), None, None, None, False, False)
+    with pytest.raises(ValueError, match="do not split"):
+        f.sgd(p, p, None, np.ones(4), None, None, None, False, False)
+    with pytest.raises((BufferError, ValueError), match="contiguous"):
+        f.sgd(p, np.zeros((3, 2)).T, None, np.ones(2), None, None, None, False, False)
+    with pytest.raises(TypeError, match="mu is required"):
+        f.sgd(p, p, np.zeros((2, 3)), np.ones(2), None, None, None, False, False)
+    with pytest.raises(TypeError, match="takes 12"):
+        f.adam(p, p)
+
+
+def test_copy_of_an_optimizer_keeps_using_the_module():
+    """Optimizer.keep (forks and divergence) and copies share the module-level switch."""
+    opt = Optimizer("adam", [{}] * 3, [np.zeros((3, 2, 2))])
+    twin = copy.deepcopy(opt)
+    twin.keep(np.array([2, 0]))
+    p = [np.ones((2, 2, 2))]
+    twin.update(p, [np.ones((2, 2, 2))], np.array([0.1, 0.1]))
+    assert np.all(p[0] < 1)
