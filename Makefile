@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml lrbench/_fused.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m compileall -q lrbench
-	@$(PY) -c "from lrbench import optimizers as o; print('lrbench: compiled optimizer updates', 'built' if o._fused else 'not built (no C compiler): numpy code, same results, slower')"
+	@$(PY) -c "from lrbench import kernels; print('lrbench: compiled kernels', 'built' if kernels.available() else 'not built (no C compiler): numpy code, same results, slower')"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,20 +1,24 @@
 /*
- * lrbench._fused: the optimizer updates of lrbench/optimizers.py in one pass over memory.
+ * lrbench._fused: elementwise work of lrbench/optimizers.py and lrbench/models.py in one pass
+ * over memory.
  *
- * The numpy implementation runs each update as a sequence of elementwise passes (Adam: 13)
- * over stacked arrays too large for the L2 cache, so the passes are bound by memory traffic.
- * These loops perform the same IEEE operations on each element, in the same order and with
- * the same operands, in one pass: every result has exactly the bits numpy gives (the tests
- * compare the two bit for bit). That rules out anything that changes rounding: the file is
- * compiled with -ffp-contract=off (no fused multiply-add), and nothing here reassociates.
- * sqrt is correctly rounded in both. The loops are cloned for AVX2 where the compiler and
- * the C library can choose at load time (GCC on x86-64 Linux); AVX2 has no FMA, and wider
- * vectors compute each element exactly as the scalar code does.
+ * numpy runs an optimizer update as a sequence of elementwise passes (Adam: 13) over stacked
+ * arrays too large for the L2 cache, so the passes are bound by memory traffic; the models'
+ * bias + ReLU and ReLU-gradient + bias-gradient are two passes each. These loops perform the
+ * same IEEE operations on each element, in the same order and with the same operands, in one
+ * pass: every result has exactly the bits numpy gives (tests/test_fused.py compares the two
+ * bit for bit). That rules out anything that changes rounding: the file is compiled with
+ * -ffp-contract=off (no fused multiply-add), and nothing here reassociates; sqrt is correctly
+ * rounded in both. -fno-trapping-math only lets the compiler evaluate both sides of a select
+ * (so the masks vectorise); it changes no value. The loops are cloned for AVX2 where the
+ * compiler and the C library can choose at load time (GCC on x86-64 Linux); AVX2 has no FMA,
+ * and wider vectors compute each element exactly as the scalar code does.
  *
  * Arrays are C-contiguous buffers of float64 ("d") or float32 ("f"): the parameters and
  * their optimizer state as (K, n) (K configurations, n values each), and per-configuration
  * constants as (K,) arrays of the same type. Anything else raises; lrbench checks first and
- * runs the numpy code for arrays these loops do not take (Optimizer._fusable).
+ * runs the numpy code for arrays these loops do not take (Optimizer._fusable,
+ * Model._fusable).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -94,7 +98,56 @@
         }                                                                                    \
     }
 
+/* The model's elementwise passes around its matrix products (lrbench/models.py).
+ * ReLU is numpy's maximum(v, 0): v when v > 0, NaN as it is, else +0.0 (also for -0.0).
+ * Sums over a batch start from +0.0 and add in order, as numpy's add.reduce over a
+ * non-contiguous axis does. */
+#define DEFINE_MODEL_KERNELS(T, SFX)                                                          \
+    CLONES static void bias_relu_##SFX(T *z, const T *b, Py_ssize_t K, Py_ssize_t A,         \
+                                       Py_ssize_t C, int per_row)                            \
+    {                                                                                        \
+        for (Py_ssize_t k = 0; k < K; k++)                                                   \
+            for (Py_ssize_t a = 0; a < A; a++) {                                             \
+                T *row = z + (k * A + a) * C;                                                \
+                if (per_row) {                                                               \
+                    const T bb = b[k * A + a];                                               \
+                    for (Py_ssize_t c = 0; c < C; c++) {                                     \
+                        T v = row[c] + bb;                                                   \
+                        row[c] = v > 0 ? v : (v != v ? v : (T)0);                            \
+                    }                                                                        \
+                }                                                                            \
+                else {                                                                       \
+                    const T *bk = b + k * C;                                                 \
+                    for (Py_ssize_t c = 0; c < C; c++) {                                     \
+                        T v = row[c] + bk[c];                                                \
+                        row[c] = v > 0 ? v : (v != v ? v : (T)0);                            \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+    }                                                                                        \
+                                                                                             \
+    CLONES static void relu_grad_##SFX(T *g, const T *h, T *db, Py_ssize_t K, Py_ssize_t B,  \
+                                       Py_ssize_t H)                                         \
+    {                                                                                        \
+        for (Py_ssize_t k = 0; k < K; k++) {                                                 \
+            T *restrict dbk = db + k * H;                                                    \
+            for (Py_ssize_t j = 0; j < H; j++)                                               \
+                dbk[j] = (T)0;                                                               \
+            for (Py_ssize_t r = 0; r < B; r++) {                                             \
+                T *restrict gr = g + (k * B + r) * H;                                        \
+                const T *restrict hr = h + (k * B + r) * H;                                  \
+                for (Py_ssize_t j = 0; j < H; j++) {                                         \
+                    T gi = gr[j] * (T)(hr[j] > 0);                                           \
+                    gr[j] = gi;                                                              \
+                    dbk[j] = dbk[j] + gi;                                                    \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }
+
 DEFINE_KERNELS(double, sqrt, d)
+DEFINE_MODEL_KERNELS(double, d)
+DEFINE_MODEL_KERNELS(float, f)
 DEFINE_KERNELS(float, sqrtf, f)
 
 /* Buffers: acquire, check type and size, release. */
@@ -253,7 +306,108 @@ fused_adam(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* Non-negative integer argument. */
+static int
+size_arg(PyObject *obj, Py_ssize_t *out, const char *name)
+{
+    *out = PyLong_AsSsize_t(obj);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    if (*out <= 0) {
+        PyErr_Format(PyExc_ValueError, "%s must be positive, got %zd", name, *out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Acquire obj as a writable array of rows*n values; n (the values per row) goes to *n. */
+static int
+acquire_rows(PyObject *obj, Buf *buf, char *fmt, Py_ssize_t rows, Py_ssize_t *n,
+             const char *name)
+{
+    if (acquire(obj, buf, 1, fmt, -1, 0, name) < 0)
+        return -1;
+    Py_ssize_t total = buf->view.len / buf->view.itemsize;
+    if (total % rows != 0) {
+        PyErr_Format(PyExc_ValueError, "%s has %zd values, not a multiple of %zd", name, total,
+                     rows);
+        return -1;
+    }
+    *n = total / rows;
+    return 0;
+}
+
+/* bias_relu(z, b, K, A, per_row): z (K, A, C) = relu(z + b) in place; b holds K*A values
+ * (one per row a: per_row true) or K*C values (one per column c). */
+static PyObject *
+fused_bias_relu(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "bias_relu takes 5 arguments");
+        return NULL;
+    }
+    Py_ssize_t K, A;
+    int per_row = PyObject_IsTrue(args[4]);
+    if (per_row < 0 || size_arg(args[2], &K, "K") < 0 || size_arg(args[3], &A, "A") < 0)
+        return NULL;
+    Buf b[2] = {{.held = 0}, {.held = 0}};
+    char fmt = '\0';
+    Py_ssize_t C;
+    if (acquire_rows(args[0], &b[0], &fmt, K * A, &C, "z") < 0 ||
+        acquire(args[1], &b[1], 0, &fmt, per_row ? K * A : K * C, 0, "b") < 0)
+        goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (fmt == 'd')
+        bias_relu_d(ptr(&b[0]), ptr(&b[1]), K, A, C, per_row);
+    else
+        bias_relu_f(ptr(&b[0]), ptr(&b[1]), K, A, C, per_row);
+    Py_END_ALLOW_THREADS
+    release(b, 2);
+    Py_RETURN_NONE;
+fail:
+    release(b, 2);
+    return NULL;
+}
+
+/* relu_grad(g, h, db, K, B): for g and h (K, B, H), g *= (h > 0) in place and
+ * db (K, H) = g summed over B. */
+static PyObject *
+fused_relu_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "relu_grad takes 5 arguments");
+        return NULL;
+    }
+    Py_ssize_t K, B;
+    if (size_arg(args[3], &K, "K") < 0 || size_arg(args[4], &B, "B") < 0)
+        return NULL;
+    Buf b[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
+    char fmt = '\0';
+    Py_ssize_t H;
+    if (acquire_rows(args[0], &b[0], &fmt, K * B, &H, "g") < 0 ||
+        acquire(args[1], &b[1], 0, &fmt, K * B * H, 0, "h") < 0 ||
+        acquire(args[2], &b[2], 1, &fmt, K * H, 0, "db") < 0)
+        goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (fmt == 'd')
+        relu_grad_d(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), K, B, H);
+    else
+        relu_grad_f(ptr(&b[0]), ptr(&b[1]), ptr(&b[2]), K, B, H);
+    Py_END_ALLOW_THREADS
+    release(b, 3);
+    Py_RETURN_NONE;
+fail:
+    release(b, 3);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"bias_relu", (PyCFunction)(void (*)(void))fused_bias_relu, METH_FASTCALL,
+     "bias_relu(z, b, K, A, per_row): z = maximum(z + b, 0) in place."},
+    {"relu_grad", (PyCFunction)(void (*)(void))fused_relu_grad, METH_FASTCALL,
+     "relu_grad(g, h, db, K, B): g *= h > 0 in place, db = g.sum over the batch."},
     {"sgd", (PyCFunction)(void (*)(void))fused_sgd, METH_FASTCALL,
      "sgd(p, g, b, neg_lr, wd, mu, damp1, first, nesterov): one SGD step in place."},
     {"adam", (PyCFunction)(void (*)(void))fused_adam, METH_FASTCALL,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from lrbench.errors import ConfigError
+from lrbench.kernels import compiled as _fused  # one-pass elementwise work, same bits
 from lrbench.params import Entry, Param, lookup, resolve
 
 MODELS: dict[str, Entry] = {
@@ -137,12 +138,18 @@ class Model:
         last axis are several times slower). Both products are BLAS calls on transposed views.
         """
         n_layers = len(self.layers)
+        K, B = X.shape[0], X.shape[1]
+        fused = self._fusable(params)
         inputs = [X]
         h = X
         for i in range(n_layers - 1):
             z = np.matmul(h, params[2 * i])
-            z += params[2 * i + 1]
-            h = np.tanh(z, out=z) if self.tanh else np.maximum(z, 0, out=z)
+            if fused:
+                _fused.bias_relu(z, params[2 * i + 1], K, B, False)
+                h = z
+            else:
+                z += params[2 * i + 1]
+                h = np.tanh(z, out=z) if self.tanh else np.maximum(z, 0, out=z)
             inputs.append(h)
         out_t = np.matmul(params[-2].transpose(0, 2, 1), h.transpose(0, 2, 1))
         out_t += params[-1].transpose(0, 2, 1)
@@ -158,13 +165,28 @@ class Model:
         for i in range(last, 0, -1):
             g = np.matmul(g, params[2 * i].transpose(0, 2, 1))
             h = inputs[i]
-            if self.tanh:
-                g *= 1.0 - h * h
+            if fused and g.shape[2] > 1:  # numpy sums a width of 1 pairwise, not in order
+                db = np.empty((K, 1, g.shape[2]), dtype=g.dtype)
+                _fused.relu_grad(g, h, db, K, B)
             else:
-                g *= h > 0
+                if self.tanh:
+                    g *= 1.0 - h * h
+                else:
+                    g *= h > 0
+                db = g.sum(axis=1, keepdims=True)
             grads[2 * i - 2] = np.matmul(inputs[i - 1].transpose(0, 2, 1), g)
-            grads[2 * i - 1] = g.sum(axis=1, keepdims=True)
+            grads[2 * i - 1] = db
         return loss, grads
+
+    def _fusable(self, params: list[np.ndarray]) -> bool:
+        """Whether the compiled ReLU kernels can run on this stack: built, ReLU, float64 or
+        float32, contiguous biases (every product's result is a new contiguous array)."""
+        return (
+            _fused is not None
+            and not self.tanh
+            and self.dtype.char in "df"
+            and all(p.flags.c_contiguous and p.dtype == self.dtype for p in params)
+        )
 
     def evaluate(
         self,
@@ -217,8 +239,13 @@ class Model:
     def _forward_t(self, params: list[np.ndarray], Xt: np.ndarray) -> np.ndarray:
         """Logits ``(K, C, rows)`` of the transposed data ``Xt`` ``(d, rows)``."""
         h = Xt
+        fused = self._fusable(params)
         for i in range(len(self.layers) - 1):
             z = np.matmul(params[2 * i].transpose(0, 2, 1), h)
+            if fused:  # one bias per row of the feature-major z
+                _fused.bias_relu(z, params[2 * i + 1], z.shape[0], z.shape[1], True)
+                h = z
+                continue
             z += params[2 * i + 1].transpose(0, 2, 1)
             h = np.tanh(z, out=z) if self.tanh else np.maximum(z, 0, out=z)
         out = np.matmul(params[-2].transpose(0, 2, 1), h)

@@ -31,28 +31,14 @@ nadam      NAdam                            betas (0.9, 0.999), eps 1e-8, wd 0, 
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from lrbench.errors import ConfigError
+from lrbench.kernels import compiled as _fused  # one-pass updates, same bits
 from lrbench.params import Entry, Param, lookup, resolve
-
-try:  # the compiled one-pass updates (lrbench/_fused.c); optional, same bits
-    from lrbench import _fused
-except ImportError:  # pragma: no cover - built without a C compiler
-    _fused = None
-if os.environ.get("LRBENCH_FUSED") == "0":  # run the numpy code (same bits, slower)
-    _fused = None
-
-
-def fused_updates() -> bool:
-    """Whether the optimizers run the compiled one-pass updates (``lrbench/_fused.c``: built,
-    and not switched off with ``LRBENCH_FUSED=0``); the numpy code gives the same bits."""
-    return _fused is not None
-
 
 _WD = "L2 penalty added to the gradient: g += weight_decay * theta"
 _EPS = "added to the denominator, outside the square root"

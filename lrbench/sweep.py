@@ -195,8 +195,8 @@ def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
         skl = version("scikit-learn")
     except PackageNotFoundError:  # pragma: no cover
         skl = None
+    from lrbench import kernels
     from lrbench.executor import default_jobs
-    from lrbench.optimizers import fused_updates
 
     statuses: dict[str, int] = {}
     for r in outcome.analysis.runs:
@@ -206,7 +206,7 @@ def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "numpy": numpy.__version__,
         "scikit_learn": skl,
-        "updates": "compiled" if fused_updates() else "numpy",
+        "kernels": "compiled" if kernels.available() else "numpy",
         "command": list(argv),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lrbench import optimizers
+from lrbench import kernels
 from lrbench.cli import app
 
 ROOT = Path(__file__).parent.parent
@@ -57,7 +57,7 @@ def test_sweep_writes_every_file_with_documented_columns(tmp_path: Path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"] == 32
     assert manifest["numpy"] and manifest["scikit_learn"] and manifest["command"]
-    assert manifest["updates"] == ("compiled" if optimizers._fused is not None else "numpy")
+    assert manifest["kernels"] == ("compiled" if kernels.compiled is not None else "numpy")
 
 
 def test_json_format_is_the_only_stdout(tmp_path: Path):

@@ -1,10 +1,11 @@
-"""The compiled one-pass updates (lrbench/_fused.c) against lrbench's numpy code, bit for bit.
+"""The compiled kernels (lrbench/_fused.c) against lrbench's numpy code, bit for bit.
 
 The claim is identity, so the reference is the numpy implementation itself (which the
-optimizer tests check against hand computation and torch): each case runs the same optimizer
-twice from the same state, once with the compiled module and once with it switched off, and
-compares every parameter and every state array by their bits. Inputs include values that
-exercise rounding (random magnitudes over many decades), signed zeros, infinities and NaN.
+optimizer and model tests check against hand computation and torch): each case runs the same
+optimizer, or the same model pass, twice from the same state, once with the compiled module
+and once with it switched off, and compares every result by its bits. Inputs include values
+that exercise rounding (random magnitudes over many decades), signed zeros, infinities and
+NaN (NaN compares equal to NaN whatever its payload).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import copy
 import numpy as np
 import pytest
 
-from lrbench import optimizers
+from lrbench import models, optimizers
+from lrbench.models import Model
 from lrbench.optimizers import Optimizer
 
 pytestmark = pytest.mark.skipif(
@@ -163,6 +165,14 @@ def test_the_module_checks_its_arguments():
         f.sgd(p, p, np.zeros((2, 3)), np.ones(2), None, None, None, False, False)
     with pytest.raises(TypeError, match="takes 12"):
         f.adam(p, p)
+    with pytest.raises(ValueError, match="not a multiple of 4"):
+        f.bias_relu(p, np.zeros(3), 2, 2, True)
+    with pytest.raises(ValueError, match="b has 3 values, expected 4"):
+        f.bias_relu(np.zeros((2, 2, 3)), np.zeros(3), 2, 2, True)
+    with pytest.raises(ValueError, match="K must be positive"):
+        f.relu_grad(p, p, np.zeros(3), 0, 1)
+    with pytest.raises(ValueError, match="db has 2 values, expected 6"):
+        f.relu_grad(p, p, np.zeros(2), 2, 1)
 
 
 def test_copy_of_an_optimizer_keeps_using_the_module():
@@ -173,3 +183,68 @@ def test_copy_of_an_optimizer_keeps_using_the_module():
     p = [np.ones((2, 2, 2))]
     twin.update(p, [np.ones((2, 2, 2))], np.array([0.1, 0.1]))
     assert np.all(p[0] < 1)
+
+
+def _same_or_both_nan(a: np.ndarray, b: np.ndarray) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype
+    nan = np.isnan(a)
+    np.testing.assert_array_equal(nan, np.isnan(b))
+    np.testing.assert_array_equal(_bits(a[~nan]), _bits(b[~nan]))
+
+
+def _model_both(monkeypatch, hidden, dtype, K=3, B=29, special=False, seed=0):
+    rng = np.random.default_rng(seed)
+    model = Model("mlp", {"hidden": hidden}, 6, 4, dtype)
+    params = model.init([np.random.default_rng(seed + k) for k in range(K)])
+    if special:  # a zero weight row gives exact zeros; huge values give inf and NaN
+        params[0][0, 0, :] = 0.0
+        params[1][0, 0, 0] = -0.0
+        params[1][1, 0, -1] = np.inf
+        params[0][2, 1, :] = np.finfo(dtype).max / 8
+    X = np.stack([_awkward(rng, (B, 6), dtype) for _ in range(K)])
+    y = rng.integers(0, 4, size=(K, B))
+    Xe, ye = _awkward(rng, (37, 6), dtype), rng.integers(0, 4, size=37)
+    out = []
+    for fused in (models._fused, None):
+        monkeypatch.setattr(models, "_fused", fused)
+        with np.errstate(all="ignore"):
+            loss, grads = model.loss_and_grad([p.copy() for p in params], X, y)
+            ev = model.evaluate(params, Xe, ye)
+        out.append((loss, grads, ev))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", [[1], [7], [64], [5, 3]])
+@pytest.mark.parametrize("special", [False, True])
+@pytest.mark.parametrize("B", [1, 29])
+def test_model_passes_same_bits_as_numpy(monkeypatch, hidden, dtype, special, B):
+    """Training pass (losses and every gradient) and evaluation (loss and accuracy)."""
+    (l1, g1, e1), (l2, g2, e2) = _model_both(monkeypatch, hidden, dtype, B=B, special=special)
+    _same_or_both_nan(l1, l2)
+    for a, b in zip(g1, g2, strict=True):
+        _same_or_both_nan(a, b)
+    _same_or_both_nan(e1[0], e2[0])
+    _same_or_both_nan(e1[1], e2[1])
+    if special:  # the cases above did reach the non-finite and zero paths
+        assert not np.isfinite(l1).all() or not all(np.isfinite(g).all() for g in g1)
+
+
+def test_relu_of_negative_zero_is_positive_zero_as_in_numpy():
+    z = np.full((1, 2, 3), -0.0)
+    models._fused.bias_relu(z, np.full(3, -0.0), 1, 2, False)
+    assert not np.signbit(z).any()
+    assert not np.signbit(np.maximum(np.full(3, -0.0), 0)).any()
+
+
+def test_relu_grad_masks_and_sums_over_the_batch_from_positive_zero():
+    """Hand-checked: g * (h > 0), then sums over the batch axis in order from +0.0 (numpy's
+    add.reduce: a column of -0.0 sums to +0.0)."""
+    g = np.array([[[1.0, -2.0], [3.0, -4.0], [np.inf, -5.0]]])
+    h = np.array([[[1.0, 0.0], [0.0, np.nan], [2.0, -1.0]]])
+    db = np.empty((1, 2))
+    models._fused.relu_grad(g, h, db, 1, 3)
+    np.testing.assert_array_equal(g, [[[1.0, -0.0], [0.0, -0.0], [np.inf, -0.0]]])
+    assert np.signbit(g[0, :, 1]).all()
+    assert db[0, 0] == np.inf and db[0, 1] == 0.0 and not np.signbit(db[0, 1])
