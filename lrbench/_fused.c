@@ -145,8 +145,84 @@
         }                                                                                    \
     }
 
+/* The softmax around numpy's exp and log, on class-major logits z (K, C, n): one column per
+ * example. class_shift: per column, m = the classes' maximum as numpy's chain of maximum()
+ * gives it (a NaN operand is returned, the first one first; on equal values the later one),
+ * z -= m in place, picked = the shifted logit of the true class, and, when counted, whether
+ * the first maximum (np.argmax: the first NaN, else the first largest) is the true class.
+ * softmax_grad, after exp: s = the column's sum over classes in order from +0.0 (numpy's
+ * add.reduce over a strided axis), then e = ((e / s) - [c == y]) / B as numpy's three
+ * passes compute it. Labels are shared by the K stacks (ny == n) or one row each. */
+#define DEFINE_SOFTMAX_KERNELS(T, SFX)                                                        \
+    CLONES static void class_shift_##SFX(T *z, const long long *y, Py_ssize_t ny, T *picked, \
+                                  long long *hits, Py_ssize_t K, Py_ssize_t C, Py_ssize_t n, \
+                                  T *m, Py_ssize_t *arg)                                     \
+    {                                                                                        \
+        for (Py_ssize_t k = 0; k < K; k++) {                                                 \
+            T *zk = z + k * C * n;                                                           \
+            const long long *yk = ny == n ? y : y + k * n;                                   \
+            for (Py_ssize_t j = 0; j < n; j++) {                                             \
+                m[j] = zk[j];                                                                \
+                arg[j] = 0;                                                                  \
+            }                                                                                \
+            for (Py_ssize_t c = 1; c < C; c++) {                                             \
+                const T *zc = zk + c * n;                                                    \
+                for (Py_ssize_t j = 0; j < n; j++) {                                         \
+                    T a = m[j], b = zc[j];                                                   \
+                    m[j] = a != a ? a : (b != b ? b : (a > b ? a : b));                      \
+                }                                                                            \
+                if (hits) {                                                                  \
+                    for (Py_ssize_t j = 0; j < n; j++) {                                     \
+                        T best = zk[arg[j] * n + j], b = zc[j];                              \
+                        if (best == best && (b != b || b > best))                            \
+                            arg[j] = c;                                                      \
+                    }                                                                        \
+                }                                                                            \
+            }                                                                                \
+            long long count = 0;                                                             \
+            for (Py_ssize_t j = 0; j < n; j++)                                               \
+                count += hits && arg[j] == yk[j];                                            \
+            if (hits)                                                                        \
+                hits[k] = count;                                                             \
+            for (Py_ssize_t c = 0; c < C; c++) {                                             \
+                T *zc = zk + c * n;                                                          \
+                for (Py_ssize_t j = 0; j < n; j++)                                           \
+                    zc[j] = zc[j] - m[j];                                                    \
+            }                                                                                \
+            T *pk = picked + k * n;                                                          \
+            for (Py_ssize_t j = 0; j < n; j++)                                               \
+                pk[j] = zk[yk[j] * n + j];                                                   \
+        }                                                                                    \
+    }                                                                                        \
+                                                                                             \
+    CLONES static void softmax_grad_##SFX(T *e, const long long *y, Py_ssize_t ny, T *s,     \
+                                          Py_ssize_t K, Py_ssize_t C, Py_ssize_t n, T B)     \
+    {                                                                                        \
+        for (Py_ssize_t k = 0; k < K; k++) {                                                 \
+            T *ek = e + k * C * n, *restrict sk = s + k * n;                                 \
+            const long long *yk = ny == n ? y : y + k * n;                                   \
+            for (Py_ssize_t j = 0; j < n; j++)                                               \
+                sk[j] = (T)0;                                                                \
+            for (Py_ssize_t c = 0; c < C; c++) {                                             \
+                const T *restrict ec = ek + c * n;                                           \
+                for (Py_ssize_t j = 0; j < n; j++)                                           \
+                    sk[j] = sk[j] + ec[j];                                                   \
+            }                                                                                \
+            for (Py_ssize_t c = 0; c < C; c++) {                                             \
+                T *restrict ec = ek + c * n;                                                 \
+                for (Py_ssize_t j = 0; j < n; j++) {                                         \
+                    T v = ec[j] / sk[j];                                                     \
+                    T w = v - (T)1;                                                          \
+                    ec[j] = (yk[j] == c ? w : v) / B;                                        \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }
+
 DEFINE_KERNELS(double, sqrt, d)
 DEFINE_MODEL_KERNELS(double, d)
+DEFINE_SOFTMAX_KERNELS(double, d)
+DEFINE_SOFTMAX_KERNELS(float, f)
 DEFINE_MODEL_KERNELS(float, f)
 DEFINE_KERNELS(float, sqrtf, f)
 
@@ -403,7 +479,125 @@ fail:
     return NULL;
 }
 
+/* Labels: a C-contiguous buffer of 8-byte integers, n or K*n of them, each in [0, C). */
+static int
+acquire_labels(PyObject *obj, Buf *buf, Py_ssize_t K, Py_ssize_t n, Py_ssize_t C)
+{
+    buf->held = 0;
+    if (PyObject_GetBuffer(obj, &buf->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    buf->held = 1;
+    const char *f = buf->view.format ? buf->view.format : "B";
+    if (f[0] == '=' || f[0] == '<' || f[0] == '@')
+        f++;
+    Py_ssize_t items = buf->view.len / buf->view.itemsize;
+    if (buf->view.itemsize != 8 || !(f[0] == 'l' || f[0] == 'q' || f[0] == 'n') || f[1]) {
+        PyErr_Format(PyExc_TypeError, "y: int64 labels, got '%s'", buf->view.format);
+        return -1;
+    }
+    if (items != n && items != K * n) {
+        PyErr_Format(PyExc_ValueError, "y has %zd labels, expected %zd or %zd", items, n, K * n);
+        return -1;
+    }
+    const long long *y = buf->view.buf;
+    for (Py_ssize_t i = 0; i < items; i++)
+        if (y[i] < 0 || y[i] >= C) {
+            PyErr_Format(PyExc_ValueError, "label %lld is not a class of %zd", y[i], C);
+            return -1;
+        }
+    return 0;
+}
+
+/* class_shift(z, y, picked, hits, K, C): see DEFINE_SOFTMAX_KERNELS; hits may be None. */
+static PyObject *
+fused_class_shift(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "class_shift takes 6 arguments");
+        return NULL;
+    }
+    Py_ssize_t K, C, n;
+    if (size_arg(args[4], &K, "K") < 0 || size_arg(args[5], &C, "C") < 0)
+        return NULL;
+    Buf b[4] = {{.held = 0}, {.held = 0}, {.held = 0}, {.held = 0}};
+    char fmt = '\0';
+    void *scratch = NULL;
+    if (acquire_rows(args[0], &b[0], &fmt, K * C, &n, "z") < 0 ||
+        acquire_labels(args[1], &b[1], K, n, C) < 0 ||
+        acquire(args[2], &b[2], 1, &fmt, K * n, 0, "picked") < 0)
+        goto fail;
+    if (args[3] != Py_None) {
+        if (PyObject_GetBuffer(args[3], &b[3].view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+            goto fail;
+        b[3].held = 1;
+        if (b[3].view.itemsize != 8 || b[3].view.len != 8 * K) {
+            PyErr_Format(PyExc_ValueError, "hits: %zd int64 counts", K);
+            goto fail;
+        }
+    }
+    scratch = PyMem_Malloc(n * (b[0].view.itemsize + sizeof(Py_ssize_t)));
+    if (scratch == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t ny = b[1].view.len / 8;
+    Py_ssize_t *arg = (Py_ssize_t *)scratch;
+    void *m = (char *)scratch + n * sizeof(Py_ssize_t);
+    Py_BEGIN_ALLOW_THREADS
+    if (fmt == 'd')
+        class_shift_d(ptr(&b[0]), ptr(&b[1]), ny, ptr(&b[2]), ptr(&b[3]), K, C, n, m, arg);
+    else
+        class_shift_f(ptr(&b[0]), ptr(&b[1]), ny, ptr(&b[2]), ptr(&b[3]), K, C, n, m, arg);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(scratch);
+    release(b, 4);
+    Py_RETURN_NONE;
+fail:
+    PyMem_Free(scratch);
+    release(b, 4);
+    return NULL;
+}
+
+/* softmax_grad(e, y, s, K, C, B): see DEFINE_SOFTMAX_KERNELS. */
+static PyObject *
+fused_softmax_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "softmax_grad takes 6 arguments");
+        return NULL;
+    }
+    Py_ssize_t K, C, n;
+    double B = PyFloat_AsDouble(args[5]);
+    if ((B == -1.0 && PyErr_Occurred()) || size_arg(args[3], &K, "K") < 0 ||
+        size_arg(args[4], &C, "C") < 0)
+        return NULL;
+    Buf b[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
+    char fmt = '\0';
+    if (acquire_rows(args[0], &b[0], &fmt, K * C, &n, "e") < 0 ||
+        acquire_labels(args[1], &b[1], K, n, C) < 0 ||
+        acquire(args[2], &b[2], 1, &fmt, K * n, 0, "s") < 0)
+        goto fail;
+    Py_ssize_t ny = b[1].view.len / 8;
+    Py_BEGIN_ALLOW_THREADS
+    if (fmt == 'd')
+        softmax_grad_d(ptr(&b[0]), ptr(&b[1]), ny, ptr(&b[2]), K, C, n, B);
+    else
+        softmax_grad_f(ptr(&b[0]), ptr(&b[1]), ny, ptr(&b[2]), K, C, n, (float)B);
+    Py_END_ALLOW_THREADS
+    release(b, 3);
+    Py_RETURN_NONE;
+fail:
+    release(b, 3);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"class_shift", (PyCFunction)(void (*)(void))fused_class_shift, METH_FASTCALL,
+     "class_shift(z, y, picked, hits, K, C): z -= class max, picked, argmax hits."},
+    {"softmax_grad", (PyCFunction)(void (*)(void))fused_softmax_grad, METH_FASTCALL,
+     "softmax_grad(e, y, s, K, C, B): s = class sums, e = (e / s - onehot) / B."},
     {"bias_relu", (PyCFunction)(void (*)(void))fused_bias_relu, METH_FASTCALL,
      "bias_relu(z, b, K, A, per_row): z = maximum(z + b, 0) in place."},
     {"relu_grad", (PyCFunction)(void (*)(void))fused_relu_grad, METH_FASTCALL,

@@ -140,11 +140,12 @@ class Model:
         n_layers = len(self.layers)
         K, B = X.shape[0], X.shape[1]
         fused = self._fusable(params)
+        relu = fused and not self.tanh
         inputs = [X]
         h = X
         for i in range(n_layers - 1):
             z = np.matmul(h, params[2 * i])
-            if fused:
+            if relu:
                 _fused.bias_relu(z, params[2 * i + 1], K, B, False)
                 h = z
             else:
@@ -154,7 +155,7 @@ class Model:
         out_t = np.matmul(params[-2].transpose(0, 2, 1), h.transpose(0, 2, 1))
         out_t += params[-1].transpose(0, 2, 1)
         if self.task == "classification":
-            loss, g_t = _softmax_ce(out_t, y)
+            loss, g_t = _softmax_ce(out_t, y, fused)
         else:
             loss, g_t = _least_squares(out_t, y)
         grads: list[np.ndarray] = [g_t] * (2 * n_layers)
@@ -165,7 +166,7 @@ class Model:
         for i in range(last, 0, -1):
             g = np.matmul(g, params[2 * i].transpose(0, 2, 1))
             h = inputs[i]
-            if fused and g.shape[2] > 1:  # numpy sums a width of 1 pairwise, not in order
+            if relu and g.shape[2] > 1:  # numpy sums a width of 1 pairwise, not in order
                 db = np.empty((K, 1, g.shape[2]), dtype=g.dtype)
                 _fused.relu_grad(g, h, db, K, B)
             else:
@@ -179,11 +180,11 @@ class Model:
         return loss, grads
 
     def _fusable(self, params: list[np.ndarray]) -> bool:
-        """Whether the compiled ReLU kernels can run on this stack: built, ReLU, float64 or
-        float32, contiguous biases (every product's result is a new contiguous array)."""
+        """Whether the compiled kernels can run on this stack: built, float64 or float32,
+        contiguous parameters (every product's result is a new contiguous array). The ReLU
+        kernels also need ReLU, the softmax ones a classifier."""
         return (
             _fused is not None
-            and not self.tanh
             and self.dtype.char in "df"
             and all(p.flags.c_contiguous and p.dtype == self.dtype for p in params)
         )
@@ -213,6 +214,7 @@ class Model:
         total = np.zeros(K)
         correct = np.zeros(K)
         classify = self.task == "classification"
+        fused = classify and self._fusable(params)
         for r0 in range(0, n, rows):
             Xt = np.ascontiguousarray(X[r0 : r0 + rows].T)
             yc = y[r0 : r0 + rows]
@@ -224,11 +226,20 @@ class Model:
                     r = out[:, 0] - yc
                     total[k0 : k0 + group] += 0.5 * (r * r).sum(axis=1)
                     continue
-                m = _class_max(out)
-                shifted = out - m[:, None]
-                picked = shifted[:, yc, cols]
-                if accuracy:
-                    correct[k0 : k0 + group] += _hits(out, m, shifted, picked, yc)
+                if fused and len(yc) > 1:  # numpy sums one column's classes pairwise
+                    g, C = out.shape[0], out.shape[1]
+                    picked = np.empty((g, len(yc)), dtype=out.dtype)
+                    hits = np.zeros(g, dtype=np.int64) if accuracy else None
+                    _fused.class_shift(out, np.ascontiguousarray(yc, np.int64), picked, hits, g, C)
+                    if accuracy:
+                        correct[k0 : k0 + group] += hits
+                    shifted = out
+                else:
+                    m = _class_max(out)
+                    shifted = out - m[:, None]
+                    picked = shifted[:, yc, cols]
+                    if accuracy:
+                        correct[k0 : k0 + group] += _hits(out, m, shifted, picked, yc)
                 e = np.exp(shifted, out=shifted)
                 lse = np.log(e.sum(axis=1))
                 lse -= picked
@@ -239,10 +250,10 @@ class Model:
     def _forward_t(self, params: list[np.ndarray], Xt: np.ndarray) -> np.ndarray:
         """Logits ``(K, C, rows)`` of the transposed data ``Xt`` ``(d, rows)``."""
         h = Xt
-        fused = self._fusable(params)
+        relu = self._fusable(params) and not self.tanh
         for i in range(len(self.layers) - 1):
             z = np.matmul(params[2 * i].transpose(0, 2, 1), h)
-            if fused:  # one bias per row of the feature-major z
+            if relu:  # one bias per row of the feature-major z
                 _fused.bias_relu(z, params[2 * i + 1], z.shape[0], z.shape[1], True)
                 h = z
                 continue
@@ -263,14 +274,26 @@ class Model:
         return total
 
 
-def _softmax_ce(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _softmax_ce(z: np.ndarray, y: np.ndarray, fused: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Mean softmax cross-entropy of class-major logits ``z`` (K, C, B) and its gradient
     w.r.t. ``z`` (class-major too).
 
     Stable log-softmax: ``s = z - max(z)``, ``loss_i = log(sum(exp(s_i))) - s_i[y_i]``;
-    gradient ``(softmax(z) - onehot(y)) / B``. Overwrites ``z``.
+    gradient ``(softmax(z) - onehot(y)) / B``. Overwrites ``z``. ``fused``: the compiled
+    kernels do the work around numpy's ``exp`` and ``log`` (same bits).
     """
     K, C, B = z.shape
+    if fused and B > 1:  # numpy sums a batch of one's classes pairwise
+        labels = y[0] if y.strides[0] == 0 else y  # one minibatch broadcast to the stack
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+        picked = np.empty((K, B), dtype=z.dtype)
+        _fused.class_shift(z, labels, picked, None, K, C)
+        e = np.exp(z, out=z)
+        s = np.empty((K, B), dtype=z.dtype)
+        _fused.softmax_grad(e, labels, s, K, C, B)
+        loss = np.log(s)
+        loss -= picked
+        return loss.mean(axis=1), e
     z -= _class_max(z)[:, None]
     flat = y * B
     flat += np.arange(0, K * C * B, C * B)[:, None] + np.arange(B)

@@ -193,9 +193,12 @@ def _same_or_both_nan(a: np.ndarray, b: np.ndarray) -> None:
     np.testing.assert_array_equal(_bits(a[~nan]), _bits(b[~nan]))
 
 
-def _model_both(monkeypatch, hidden, dtype, K=3, B=29, special=False, seed=0):
+def _model_both(monkeypatch, hidden, dtype, K=3, B=29, special=False, seed=0, shared=False):
     rng = np.random.default_rng(seed)
-    model = Model("mlp", {"hidden": hidden}, 6, 4, dtype)
+    if hidden is None:  # logreg: zero initialisation, so every logit ties at first
+        model = Model("logreg", None, 6, 4, dtype)
+    else:
+        model = Model("mlp", {"hidden": hidden}, 6, 4, dtype)
     params = model.init([np.random.default_rng(seed + k) for k in range(K)])
     if special:  # a zero weight row gives exact zeros; huge values give inf and NaN
         params[0][0, 0, :] = 0.0
@@ -204,6 +207,8 @@ def _model_both(monkeypatch, hidden, dtype, K=3, B=29, special=False, seed=0):
         params[0][2, 1, :] = np.finfo(dtype).max / 8
     X = np.stack([_awkward(rng, (B, 6), dtype) for _ in range(K)])
     y = rng.integers(0, 4, size=(K, B))
+    if shared:  # one minibatch broadcast to the stack, as the engine does for one seed
+        X, y = np.broadcast_to(X[0], X.shape), np.broadcast_to(y[0], y.shape)
     Xe, ye = _awkward(rng, (37, 6), dtype), rng.integers(0, 4, size=37)
     out = []
     for fused in (models._fused, None):
@@ -216,12 +221,15 @@ def _model_both(monkeypatch, hidden, dtype, K=3, B=29, special=False, seed=0):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("hidden", [[1], [7], [64], [5, 3]])
+@pytest.mark.parametrize("hidden", [None, [1], [7], [64], [5, 3]])
 @pytest.mark.parametrize("special", [False, True])
-@pytest.mark.parametrize("B", [1, 29])
-def test_model_passes_same_bits_as_numpy(monkeypatch, hidden, dtype, special, B):
-    """Training pass (losses and every gradient) and evaluation (loss and accuracy)."""
-    (l1, g1, e1), (l2, g2, e2) = _model_both(monkeypatch, hidden, dtype, B=B, special=special)
+@pytest.mark.parametrize(("B", "shared"), [(1, False), (29, False), (29, True)])
+def test_model_passes_same_bits_as_numpy(monkeypatch, hidden, dtype, special, B, shared):
+    """Training pass (losses and every gradient) and evaluation (loss and accuracy), for
+    logreg and MLPs, a batch of one, and a minibatch shared by the stack."""
+    (l1, g1, e1), (l2, g2, e2) = _model_both(
+        monkeypatch, hidden, dtype, B=B, special=special, shared=shared
+    )
     _same_or_both_nan(l1, l2)
     for a, b in zip(g1, g2, strict=True):
         _same_or_both_nan(a, b)
@@ -248,3 +256,29 @@ def test_relu_grad_masks_and_sums_over_the_batch_from_positive_zero():
     np.testing.assert_array_equal(g, [[[1.0, -0.0], [0.0, -0.0], [np.inf, -0.0]]])
     assert np.signbit(g[0, :, 1]).all()
     assert db[0, 0] == np.inf and db[0, 1] == 0.0 and not np.signbit(db[0, 1])
+
+
+def test_class_shift_by_hand():
+    """Two columns, three classes. Column 0: a tie at the top between classes 0 and 2
+    (np.argmax takes the first), label 0; column 1: a NaN in class 1, label 1 (the first NaN
+    is the argmax; the maximum and every shifted value are NaN)."""
+    z = np.array([[[2.0, 1.0], [1.0, np.nan], [2.0, 5.0]]])
+    picked = np.empty((1, 2))
+    hits = np.zeros(1, dtype=np.int64)
+    models._fused.class_shift(z, np.array([0, 1]), picked, hits, 1, 3)
+    np.testing.assert_array_equal(z[0, :, 0], [0.0, -1.0, 0.0])
+    assert np.isnan(z[0, :, 1]).all()
+    assert picked[0, 0] == 0.0 and np.isnan(picked[0, 1])
+    assert hits[0] == 2
+    with pytest.raises(ValueError, match="label 3 is not a class of 3"):
+        models._fused.class_shift(z, np.array([0, 3]), picked, hits, 1, 3)
+
+
+def test_softmax_grad_by_hand():
+    """e = [1, 3] over two classes for one example with label 1, batch of 2 (the second
+    example: e = [2, 2], label 0): s = [4, 4]; gradient ((e / s) - onehot) / 2."""
+    e = np.array([[[1.0, 2.0], [3.0, 2.0]]])
+    s = np.empty((1, 2))
+    models._fused.softmax_grad(e, np.array([1, 0]), s, 1, 2, 2)
+    np.testing.assert_array_equal(s, [[4.0, 4.0]])
+    np.testing.assert_array_equal(e[0], [[0.125, -0.25], [-0.125, 0.25]])
