@@ -396,6 +396,20 @@ size_arg(PyObject *obj, Py_ssize_t *out, const char *name)
     return 0;
 }
 
+/* A kernel's call: nargs must be `want`, and args[i] and args[j] are positive sizes. */
+static int
+sizes(Py_ssize_t nargs, Py_ssize_t want, const char *func, PyObject *const *args, int i,
+      Py_ssize_t *a, const char *a_name, int j, Py_ssize_t *b, const char *b_name)
+{
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments", func, want);
+        return -1;
+    }
+    if (size_arg(args[i], a, a_name) < 0 || size_arg(args[j], b, b_name) < 0)
+        return -1;
+    return 0;
+}
+
 /* Acquire obj as a writable array of rows*n values; n (the values per row) goes to *n. */
 static int
 acquire_rows(PyObject *obj, Buf *buf, char *fmt, Py_ssize_t rows, Py_ssize_t *n,
@@ -419,13 +433,11 @@ static PyObject *
 fused_bias_relu(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "bias_relu takes 5 arguments");
-        return NULL;
-    }
     Py_ssize_t K, A;
+    if (sizes(nargs, 5, "bias_relu", args, 2, &K, "K", 3, &A, "A") < 0)
+        return NULL;
     int per_row = PyObject_IsTrue(args[4]);
-    if (per_row < 0 || size_arg(args[2], &K, "K") < 0 || size_arg(args[3], &A, "A") < 0)
+    if (per_row < 0)
         return NULL;
     Buf b[2] = {{.held = 0}, {.held = 0}};
     char fmt = '\0';
@@ -452,12 +464,8 @@ static PyObject *
 fused_relu_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "relu_grad takes 5 arguments");
-        return NULL;
-    }
     Py_ssize_t K, B;
-    if (size_arg(args[3], &K, "K") < 0 || size_arg(args[4], &B, "B") < 0)
+    if (sizes(nargs, 5, "relu_grad", args, 3, &K, "K", 4, &B, "B") < 0)
         return NULL;
     Buf b[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
     char fmt = '\0';
@@ -508,24 +516,31 @@ acquire_labels(PyObject *obj, Buf *buf, Py_ssize_t K, Py_ssize_t n, Py_ssize_t C
     return 0;
 }
 
+/* The softmax kernels' first three arguments: logits (K, C, n) in place, labels, and a
+ * (K, n) output. */
+static int
+softmax_arrays(PyObject *const *args, Buf *b, char *fmt, Py_ssize_t K, Py_ssize_t C,
+               Py_ssize_t *n, const char *out_name)
+{
+    if (acquire_rows(args[0], &b[0], fmt, K * C, n, "z") < 0 ||
+        acquire_labels(args[1], &b[1], K, *n, C) < 0 ||
+        acquire(args[2], &b[2], 1, fmt, K * *n, 0, out_name) < 0)
+        return -1;
+    return 0;
+}
+
 /* class_shift(z, y, picked, hits, K, C): see DEFINE_SOFTMAX_KERNELS; hits may be None. */
 static PyObject *
 fused_class_shift(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "class_shift takes 6 arguments");
-        return NULL;
-    }
     Py_ssize_t K, C, n;
-    if (size_arg(args[4], &K, "K") < 0 || size_arg(args[5], &C, "C") < 0)
+    if (sizes(nargs, 6, "class_shift", args, 4, &K, "K", 5, &C, "C") < 0)
         return NULL;
     Buf b[4] = {{.held = 0}, {.held = 0}, {.held = 0}, {.held = 0}};
     char fmt = '\0';
     void *scratch = NULL;
-    if (acquire_rows(args[0], &b[0], &fmt, K * C, &n, "z") < 0 ||
-        acquire_labels(args[1], &b[1], K, n, C) < 0 ||
-        acquire(args[2], &b[2], 1, &fmt, K * n, 0, "picked") < 0)
+    if (softmax_arrays(args, b, &fmt, K, C, &n, "picked") < 0)
         goto fail;
     if (args[3] != Py_None) {
         if (PyObject_GetBuffer(args[3], &b[3].view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
@@ -564,20 +579,15 @@ static PyObject *
 fused_softmax_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "softmax_grad takes 6 arguments");
-        return NULL;
-    }
     Py_ssize_t K, C, n;
+    if (sizes(nargs, 6, "softmax_grad", args, 3, &K, "K", 4, &C, "C") < 0)
+        return NULL;
     double B = PyFloat_AsDouble(args[5]);
-    if ((B == -1.0 && PyErr_Occurred()) || size_arg(args[3], &K, "K") < 0 ||
-        size_arg(args[4], &C, "C") < 0)
+    if (B == -1.0 && PyErr_Occurred())
         return NULL;
     Buf b[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
     char fmt = '\0';
-    if (acquire_rows(args[0], &b[0], &fmt, K * C, &n, "e") < 0 ||
-        acquire_labels(args[1], &b[1], K, n, C) < 0 ||
-        acquire(args[2], &b[2], 1, &fmt, K * n, 0, "s") < 0)
+    if (softmax_arrays(args, b, &fmt, K, C, &n, "s") < 0)
         goto fail;
     Py_ssize_t ny = b[1].view.len / 8;
     Py_BEGIN_ALLOW_THREADS
