@@ -69,6 +69,19 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
         for kind, label, script in baselines:
             argv = [PY, f"benchmarks/{script}", config, *dset]
             out.append(dict(name=f"{label} {dtype}", kind=kind, dtype=dtype, jobs=1, argv=argv))
+    # What the compiled kernels buy: the default command with lrbench's numpy code only (what
+    # an install without a C compiler runs; the same results).
+    argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
+    out.append(
+        dict(
+            name="lrbench float64 jobs 2, numpy kernels",
+            kind="lrbench",
+            dtype="float64",
+            jobs=2,
+            argv=[*argv, "--jobs", "2"],
+            env={"LRBENCH_FUSED": "0"},
+        )
+    )
     if scaling:
         argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
         argv += ["--jobs", "2", "--set", "seeds=10"]
@@ -85,11 +98,15 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
     return out
 
 
-def run_process(argv: list[str], log: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB (largest process of the tree) and exit code of one child."""
+def run_process(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB (largest process of the tree) and exit code of one child
+    (``env``: variables added to this process's environment)."""
+    full_env = {**os.environ, **(env or {})}
     with open(log, "w") as f:
         start = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=full_env)
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - start
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -118,7 +135,7 @@ def measure(
             slot = tmp / f"v{vs.index(v)}"
             slot.mkdir(exist_ok=True)
             argv = [a.replace("{out}", str(slot / "out")) for a in v["argv"]]
-            wall, rss, rc = run_process(argv, slot / "log.txt")
+            wall, rss, rc = run_process(argv, slot / "log.txt", v.get("env"))
             rec = {"variant": v["name"], "rep": rep, "wall_s": wall, "peak_mb": rss, "rc": rc}
             text = (slot / "log.txt").read_text()
             if rc != 0:
@@ -235,6 +252,8 @@ def machine(with_torch: str | None) -> dict[str, Any]:
     import numpy as np
     from threadpoolctl import threadpool_info
 
+    from lrbench import kernels
+
     cpu, flags = platform.processor() or "?", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -263,6 +282,7 @@ def machine(with_torch: str | None) -> dict[str, Any]:
         "numpy": np.__version__,
         "blas": "; ".join(blas),
         "torch": with_torch,
+        "kernels": "compiled" if kernels.available() else "numpy (not built)",
         "platform": platform.platform(),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -382,7 +402,9 @@ def render(dump: dict[str, Any], markdown: bool) -> str:
     notes += [
         f"machine: {m['cpu']} ({m['simd']}), {m['cores']} cores ({m['usable_cores']} usable); "
         f"{m['platform']}",
-        f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}), torch {m['torch'] or 'absent'}",
+        f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}), torch {m['torch'] or 'absent'}; "
+        f"lrbench kernels: {m.get('kernels', '?')} (the numpy baseline always runs lrbench's "
+        "numpy code)",
         f"load average before / after: {dump['load_before']} / {dump['load_after']}",
         f"command: {m['command']}  ({m['time']})",
     ]

@@ -1,4 +1,5 @@
-"""The numpy baseline: W1's work trained one configuration at a time, one BLAS thread.
+"""The numpy baseline: W1's work trained one configuration at a time, one BLAS thread, with
+lrbench's numpy code (its compiled kernels switched off: ``LRBENCH_FUSED=0``).
 
 Every spec of a config is trained alone with ``lrbench.engine.train_group([spec])`` (K = 1),
 so the arithmetic, the evaluation work (full training loss, validation loss and accuracy once
@@ -22,6 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # One BLAS thread from the start, as the lrbench command does (lrbench/__main__.py).
 for _name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ[_name] = "1"
+# The baseline is numpy one configuration at a time: lrbench's compiled kernels stay off.
+os.environ["LRBENCH_FUSED"] = "0"
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 

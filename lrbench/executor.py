@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -47,14 +48,14 @@ def limit_blas_threads() -> None:
 
 
 def _keep_freed_memory() -> None:
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name or not hasattr(os, "sched_getaffinity"):
+    if not sys.platform.startswith("linux"):
         return
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(name)
+        # The process's own symbols, libc's among them (ctypes.util.find_library("c") would
+        # run ldconfig in a subprocess: about 20 ms in every worker).
+        libc = ctypes.CDLL(None)
         libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
         libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):  # pragma: no cover - not glibc

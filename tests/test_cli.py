@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -233,3 +236,28 @@ def test_python_dash_m_and_help():
     )
     assert res.returncode == 0
     assert "sweep" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "stream", "text"),
+    [
+        (["list"], 0, "stdout", "optimizers"),
+        (["validate", "no-such-config.yaml"], 2, "stderr", "config file not found"),
+        (["sweep", "--jobs", "0"], 2, "stderr", "--jobs"),
+    ],
+)
+def test_the_command_flushes_its_output_and_keeps_its_exit_code(argv, code, stream, text):
+    """``python -m lrbench`` ends with os._exit (no interpreter teardown): piped output, not
+    line-buffered, still arrives whole, and the exit code is the CLI's."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lrbench", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == code
+    assert text in getattr(done, stream)
+    if code == 0:
+        assert done.stdout.rstrip().endswith("┘")  # the last table is complete

@@ -222,7 +222,9 @@ def test_invariants_with_default_params(name, lr, steps, warmup):
     three_phase=st.booleans(),
 )
 def test_momentum_invariants(name, steps, warmup, mode, three_phase):
-    # Momentum cycles between base_momentum and max_momentum, max during warmup (torch's t'=0).
+    # Momentum cycles between base_momentum and max_momentum; during warmup it holds the
+    # schedule's value at t'=0 (torch), which is max_momentum except for a onecycle so short
+    # that torch's first phase ends before step 0 (pct_start * n - 1 < 0).
     extra = {"mode": mode, "gamma": 0.99} if name == "cyclic" else {"three_phase": three_phase}
     assert _tables(name, {**extra, "warmup": warmup}, 0.1, steps)[1] is None
     lrs, moms = _tables(name, {**extra, "warmup": warmup, "cycle_momentum": True}, 0.1, steps)
@@ -230,10 +232,26 @@ def test_momentum_invariants(name, steps, warmup, mode, three_phase):
     lo, hi = entry.param("base_momentum").default, entry.param("max_momentum").default
     assert moms.shape == (steps,)
     assert np.all(moms >= lo - 1e-15) and np.all(moms <= hi + 1e-15)
-    assert np.all(moms[: min(warmup, steps)] == hi)
+    w = min(warmup, steps)
+    n = max(steps - w, 1)
+    at_start = S.momentum_table(name, {**extra, "cycle_momentum": True}, n)[0]
+    assert np.all(moms[:w] == at_start)
+    if name == "cyclic" or 0.3 * n - 1 >= 0:
+        assert at_start == hi
     for other in S.SCHEDULES:
         if other not in ("cyclic", "onecycle"):
             assert S.momentum_table(other, {}, steps) is None
+
+
+def test_short_onecycle_starts_momentum_in_its_second_phase():
+    """torch's OneCycleLR over n = 2 steps: phase 1 ends at pct_start * n - 1 = -0.4, so step 0
+    is in phase 2 (base -> max momentum) at pct = (0 + 0.4) / (1 + 0.4); cosine annealing gives
+    0.95 + (0.85 - 0.95) / 2 * (cos(pi * pct) + 1), computed here by hand from that formula."""
+    pct = 0.4 / 1.4
+    expected = 0.95 + (0.85 - 0.95) / 2 * (math.cos(math.pi * pct) + 1)
+    moms = S.momentum_table("onecycle", {"cycle_momentum": True, "warmup": 1}, 3)
+    assert moms[0] == pytest.approx(expected, rel=1e-15)
+    assert moms[1] == moms[0]
 
 
 # 4. Plateau (ReduceLROnPlateau) ----------------------------------------------------------------
