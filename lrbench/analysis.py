@@ -321,11 +321,22 @@ def _values(runs: list[dict[str, Any]], metric: str, with_diverged: bool) -> lis
             for r in runs if with_diverged or r["status"] != "diverged"]  # fmt: skip
 
 
+def _median(v: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array, computed as numpy does (``np.mean`` of the
+    middle value or of the two middle values, so a middle -0.0 gives +0.0; NaN if any value is
+    NaN), without its NaN check's import of ``numpy.ma`` (about 12 ms at the end of a sweep)."""
+    if np.isnan(v).any():
+        return math.nan
+    s = np.sort(v)
+    h = s.size // 2
+    return float(np.mean(s[h : h + 1] if s.size % 2 else s[h - 1 : h + 1]))
+
+
 def _stats(v: np.ndarray) -> dict[str, float]:
     n = v.size
     if n == 0:
         return dict.fromkeys(("mean", "std", "ci95", "median", "min", "max"), math.nan)
-    out = {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
+    out = {"median": _median(v), "min": float(v.min()), "max": float(v.max())}
     if not np.isfinite(v).all():
         return {**out, "mean": math.inf, "std": math.nan, "ci95": math.nan}
     std = float(np.std(v, ddof=1)) if n > 1 else 0.0

@@ -405,3 +405,31 @@ def test_analyze_end_to_end() -> None:
     assert steps.best[0]["best_score"] == 10.0  # val loss 1.0 at step 10 for lr 0.1
     times = an.profile_times(steps.best)
     assert times == {"sgd / constant": {"digits/logreg": 10.0}}
+
+
+def test_median_is_numpys_median_bit_for_bit():
+    """analysis._median against np.median (the reference) on odd and even sizes, ties,
+    infinities, NaN and signed zeros (np.median averages, so a middle -0.0 becomes +0.0)."""
+    import warnings
+
+    from lrbench.analysis import _median
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 30):
+        for trial in range(40):
+            v = rng.normal(size=n) * 10.0 ** rng.integers(-3, 3, size=n)
+            if trial % 4 == 1:
+                v[rng.integers(0, n)] = np.inf
+            if trial % 4 == 2:
+                v = np.round(v)
+            if trial % 7 == 0:
+                v[rng.integers(0, n)] = np.nan
+            if trial % 5 == 0:
+                v[:] = -0.0
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                want = float(np.median(v))
+            got = _median(v)
+            assert (math.isnan(want) and math.isnan(got)) or (
+                np.float64(want).view(np.int64) == np.float64(got).view(np.int64)
+            )
