@@ -309,6 +309,9 @@ class Optimizer:
         if "beta1" in h:
             self._c["1-beta1"] = col(1 - h["beta1"])
             self._c["1-beta2"] = col(1 - h["beta2"])
+        K = len(next(iter(h.values()))) if h else 0
+        # The same constants as (K,) vectors for the compiled updates, made once.
+        self._cv = {n: self._vec(v, K) for n, v in self._c.items()}
 
     def keep(self, idx: np.ndarray) -> None:
         """Keep only configurations ``idx`` (in that order), in hyperparameters and state."""
@@ -379,19 +382,17 @@ class Optimizer:
     def _sgd(self, params, grads, lr, mom, use_momentum: bool) -> None:
         """torch SGD: ``g += wd*theta``; ``b = g`` at the first step, then
         ``b = mu*b + (1-dampening)*g``; ``g = g + mu*b`` (Nesterov) or ``g = b``; ``theta -= lr*g``."""
-        c, neg_lr = self._c, self._col(-lr)
         first = False
         if use_momentum:
-            mu = c["momentum"] if mom is None else self._col(mom)
             first = not self._started.any()
             self._started[:] = True
         if self._fusable(params, grads):
-            K, vec = params[0].shape[0], self._vec
+            K, cv = params[0].shape[0], self._cv
             consts = (
-                vec(neg_lr, K),
-                vec(c["weight_decay"], K) if self._wd else None,
-                vec(mu, K) if use_momentum else None,
-                vec(c["1-dampening"], K) if use_momentum and self._damp else None,
+                self._vec(-lr, K),
+                cv["weight_decay"] if self._wd else None,
+                (cv["momentum"] if mom is None else self._vec(mom, K)) if use_momentum else None,
+                cv["1-dampening"] if use_momentum and self._damp else None,
                 first,
                 use_momentum and self._nesterov,
             )
@@ -399,6 +400,9 @@ class Optimizer:
                 b = self._state[i]["momentum_buffer"] if use_momentum else None
                 _fused.sgd(p, g, b, *consts)
             return
+        c, neg_lr = self._c, self._col(-lr)
+        if use_momentum:
+            mu = c["momentum"] if mom is None else self._col(mom)
         for i, (p, g, s) in enumerate(zip(params, grads, self._scratch, strict=True)):
             if self._wd:
                 self._l2(p, g, s)
@@ -503,25 +507,26 @@ class Optimizer:
         ``theta -= lr/(1-beta1^k) * m / (sqrt(v)/sqrt(1-beta2^k) + eps)``."""
         k, h, c = self._k, self._h, self._c
         beta1 = h["beta1"] if mom is None else mom
-        b1col = c["1-beta1"] if mom is None else self._col(1 - mom)
-        neg_step = self._col(-(lr / (1 - beta1**k)))
-        bc2_sqrt = self._col((1 - h["beta2"] ** k) ** 0.5)
-        decay = self._decay(lr)
         if not self._amsgrad and self._fusable(params, grads):
-            K, vec = params[0].shape[0], self._vec
+            K, vec, cv = params[0].shape[0], self._vec, self._cv
+            decoupled = self._wd and self._decoupled
             consts = (
-                vec(b1col, K),
-                vec(c["1-beta2"], K),
-                vec(c["beta2"], K),
-                vec(neg_step, K),
-                vec(bc2_sqrt, K),
-                vec(c["eps"], K),
-                vec(c["weight_decay"], K) if self._wd and decay is None else None,
-                vec(decay, K) if self._wd and decay is not None else None,
+                cv["1-beta1"] if mom is None else vec(1 - mom, K),
+                cv["1-beta2"],
+                cv["beta2"],
+                vec(-(lr / (1 - beta1**k)), K),
+                vec((1 - h["beta2"] ** k) ** 0.5, K),
+                cv["eps"],
+                cv["weight_decay"] if self._wd and not decoupled else None,
+                vec(1 - lr * h["weight_decay"], K) if decoupled else None,
             )
             for p, g, st in zip(params, grads, self._state, strict=True):
                 _fused.adam(p, g, st["exp_avg"], st["exp_avg_sq"], *consts)
             return
+        b1col = c["1-beta1"] if mom is None else self._col(1 - mom)
+        neg_step = self._col(-(lr / (1 - beta1**k)))
+        bc2_sqrt = self._col((1 - h["beta2"] ** k) ** 0.5)
+        decay = self._decay(lr)
         for i, (p, g, s) in enumerate(zip(params, grads, self._scratch, strict=True)):
             st = self._state[i]
             self._moments(p, g, s, st, decay, b1col)
