@@ -82,19 +82,20 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
             env={"LRBENCH_FUSED": "0"},
         )
     )
-    if scaling:
-        argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
-        argv += ["--jobs", "2", "--set", "seeds=10"]
-        out.append(
-            dict(
-                name="lrbench float64 jobs 2, seeds=10 (10x)",
-                kind="lrbench",
-                dtype="float64",
-                jobs=2,
-                argv=argv,
-                scaling=True,
+    if scaling:  # the 10x grid with 2 and with 1 process
+        for jobs in (2, 1):
+            argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume"]
+            argv += ["--quiet", "--jobs", str(jobs), "--set", "seeds=10"]
+            out.append(
+                dict(
+                    name=f"lrbench float64 jobs {jobs}, seeds=10 (10x)",
+                    kind="lrbench",
+                    dtype="float64",
+                    jobs=jobs,
+                    argv=argv,
+                    scaling=jobs == 2,
+                )
             )
-        )
     return out
 
 
@@ -453,10 +454,23 @@ def _scaling_notes(rows: list[dict[str, Any]]) -> list[str]:
     w1 = next((r for r in rows if r["name"] == "lrbench float64 jobs 2"), None)
     if not big or not w1:
         return []
-    return [
+    out = [
         f"scaling (10x the runs, float64 jobs 2) / W1: process {big['wall'] / w1['wall']:.1f}x, "
         f"sweep {big['sweep'] / w1['sweep']:.1f}x (linear: 10x; start-up is paid once)"
     ]
+    names = {r["name"]: r for r in rows}
+    pairs = [
+        ("W1", "lrbench float64 jobs 1", "lrbench float64 jobs 2"),
+        ("10x grid", "lrbench float64 jobs 1, seeds=10 (10x)", big["name"]),
+    ]
+    for label, one, two in pairs:
+        if one in names and two in names:
+            a, b = names[one], names[two]
+            out.append(
+                f"--jobs 2 over --jobs 1, {label} (float64): process {a['wall'] / b['wall']:.2f}x, "
+                f"sweep {a['sweep'] / b['sweep']:.2f}x"
+            )
+    return out
 
 
 # ---------------------------------------------------------------- main
@@ -466,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="repetitions (rounds), default 3")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round, no PyTorch")
-    ap.add_argument("--scaling", action="store_true", help="also a 10x grid (seeds=10, jobs 2)")
+    ap.add_argument(
+        "--scaling", action="store_true", help="also a 10x grid (seeds=10, jobs 2 and 1)"
+    )
     ap.add_argument("--markdown", action="store_true", help="also print the Markdown table")
     ap.add_argument("--json", metavar="PATH", help="write every raw timing as JSON")
     ap.add_argument("--load", metavar="PATH", help="print the tables of a --json dump; no runs")
