@@ -93,7 +93,7 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
                     dtype="float64",
                     jobs=jobs,
                     argv=argv,
-                    scaling=jobs == 2,
+                    scaling=True,  # not compared with W1's baselines
                 )
             )
     return out
@@ -450,7 +450,7 @@ def _flops_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _scaling_notes(rows: list[dict[str, Any]]) -> list[str]:
-    big = next((r for r in rows if r.get("scaling")), None)
+    big = next((r for r in rows if r.get("scaling") and r["jobs"] == 2), None)
     w1 = next((r for r in rows if r["name"] == "lrbench float64 jobs 2"), None)
     if not big or not w1:
         return []
