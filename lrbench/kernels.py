@@ -9,11 +9,24 @@ or with ``LRBENCH_FUSED=0`` in the environment, the numpy code runs.
 from __future__ import annotations
 
 import os
+from types import ModuleType
+
+# What lrbench calls; a module built from an older lrbench/_fused.c lacks some, and is not used.
+FUNCTIONS = ("sgd", "adam", "bias_relu", "relu_grad", "class_shift", "softmax_grad")
+
+
+def usable(module: ModuleType | None) -> ModuleType | None:
+    """``module`` if it has every function lrbench calls, else None."""
+    if module is None or not all(callable(getattr(module, f, None)) for f in FUNCTIONS):
+        return None
+    return module
+
 
 try:
     from lrbench import _fused as compiled
 except ImportError:  # pragma: no cover - built without a C compiler
     compiled = None
+compiled = usable(compiled)
 if os.environ.get("LRBENCH_FUSED") == "0":
     compiled = None
 

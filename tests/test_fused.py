@@ -282,3 +282,19 @@ def test_softmax_grad_by_hand():
     models._fused.softmax_grad(e, np.array([1, 0]), s, 1, 2, 2)
     np.testing.assert_array_equal(s, [[4.0, 4.0]])
     np.testing.assert_array_equal(e[0], [[0.125, -0.25], [-0.125, 0.25]])
+
+
+def test_a_module_missing_a_kernel_is_not_used():
+    """A module built from an older _fused.c (a function missing) falls back to numpy."""
+    import types
+
+    from lrbench import kernels
+
+    stale = types.ModuleType("stale")
+    for name in kernels.FUNCTIONS[:-1]:
+        setattr(stale, name, len)
+    assert kernels.usable(stale) is None
+    stale.softmax_grad = len
+    assert kernels.usable(stale) is stale
+    assert kernels.usable(None) is None
+    assert kernels.usable(models._fused) is models._fused
