@@ -305,11 +305,10 @@ def _cache_path(key: tuple) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
-    try:
-        from importlib.metadata import version
+    from lrbench.versions import installed_version
 
-        skl = version("scikit-learn")
-    except Exception:  # noqa: BLE001 - no metadata: do not cache
+    skl = installed_version("scikit-learn")
+    if skl is None:  # no metadata: do not cache
         return None
     text = repr((CACHE_FORMAT, skl, np.__version__.split(".")[0], key))
     digest = hashlib.sha256(text.encode()).hexdigest()[:20]

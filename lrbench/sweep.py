@@ -187,14 +187,11 @@ def run_row(
 
 def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
     """Versions, command line, time, machine and counts, for ``manifest.json``."""
-    from importlib.metadata import PackageNotFoundError, version
-
     import numpy
 
-    try:  # the installed version, without importing scikit-learn (about a second)
-        skl = version("scikit-learn")
-    except PackageNotFoundError:  # pragma: no cover
-        skl = None
+    from lrbench.versions import installed_version
+
+    skl = installed_version("scikit-learn")  # without importing scikit-learn (about a second)
     from lrbench import kernels
     from lrbench.executor import default_jobs
 

@@ -261,3 +261,13 @@ def test_the_command_flushes_its_output_and_keeps_its_exit_code(argv, code, stre
     assert text in getattr(done, stream)
     if code == 0:
         assert done.stdout.rstrip().endswith("┘")  # the last table is complete
+
+
+def test_installed_version_reads_what_importlib_metadata_reads():
+    from importlib.metadata import version
+
+    from lrbench.versions import installed_version
+
+    for dist in ("scikit-learn", "numpy", "typer", "PyYAML"):
+        assert installed_version(dist) == version(dist)
+    assert installed_version("no-such-distribution-here") is None
