@@ -20,8 +20,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# One BLAS thread from the start, as the lrbench command does (lrbench/__main__.py).
-for _name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS"):
+from lrbench.__main__ import THREAD_VARIABLES  # noqa: E402 - imports no numpy
+
+# One BLAS thread from the start, as the lrbench command does.
+for _name in THREAD_VARIABLES:
     os.environ[_name] = "1"
 # The baseline is numpy one configuration at a time: lrbench's compiled kernels stay off.
 os.environ["LRBENCH_FUSED"] = "0"

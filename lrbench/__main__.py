@@ -15,7 +15,7 @@ import os
 import sys
 
 # Read when the BLAS or OpenMP library loads: OpenBLAS (numpy's wheels), MKL, BLIS, OpenMP.
-_THREAD_VARIABLES = (
+THREAD_VARIABLES = (
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
     "BLIS_NUM_THREADS",
@@ -25,7 +25,7 @@ _THREAD_VARIABLES = (
 
 def main() -> None:
     """Run the command line with one BLAS thread per process, then exit at once."""
-    for name in _THREAD_VARIABLES:
+    for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     from lrbench.cli import main as cli_main
 

@@ -219,6 +219,7 @@ class Model:
             Xt = np.ascontiguousarray(X[r0 : r0 + rows].T)
             yc = y[r0 : r0 + rows]
             cols = np.arange(len(yc))
+            labels = np.ascontiguousarray(yc, np.int64) if fused else None
             for k0 in range(0, K, group):
                 ps = [p[k0 : k0 + group] for p in params]
                 out = self._forward_t(ps, Xt)
@@ -230,7 +231,7 @@ class Model:
                     g, C = out.shape[0], out.shape[1]
                     picked = np.empty((g, len(yc)), dtype=out.dtype)
                     hits = np.zeros(g, dtype=np.int64) if accuracy else None
-                    _fused.class_shift(out, np.ascontiguousarray(yc, np.int64), picked, hits, g, C)
+                    _fused.class_shift(out, labels, picked, hits, g, C)
                     if accuracy:
                         correct[k0 : k0 + group] += hits
                     shifted = out
