@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint format ci-grid bench clean
 
-$(STAMP): pyproject.toml lrbench/_fused.c
+$(STAMP): pyproject.toml lrbench/core/_fused.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m compileall -q lrbench
-	@$(PY) -c "from lrbench import kernels; print('lrbench: compiled kernels', 'built' if kernels.available() else 'not built (no C compiler): numpy code, same results, slower')"
+	@$(PY) -c "from lrbench.core import kernels; print('lrbench: compiled kernels', 'built' if kernels.available() else 'not built (no C compiler): numpy code, same results, slower')"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,4 +36,4 @@ bench: $(STAMP)  ## performance benchmark (see BENCHMARKS.md); pip install torch
 	$(PY) benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache lrbench/*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache lrbench/core/*.so

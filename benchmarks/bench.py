@@ -195,9 +195,9 @@ def workload_flops(config: str, dtype: str) -> dict[str, float]:
     full budget trained separately, as the PyTorch loop does."""
     sys.path.insert(0, str(ROOT))
     from lrbench.config import load_config
-    from lrbench.engine import load_task_data, steps_per_epoch, train_group
-    from lrbench.executor import limit_blas_threads, make_groups
-    from lrbench.models import Model
+    from lrbench.core.engine import load_task_data, steps_per_epoch, train_group
+    from lrbench.core.models import Model
+    from lrbench.sweep.executor import limit_blas_threads, make_groups
 
     limit_blas_threads()
     specs = load_config([ROOT / config], [f"train.dtype={dtype}"]).specs()
@@ -253,7 +253,7 @@ def machine(with_torch: str | None) -> dict[str, Any]:
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    from lrbench import kernels
+    from lrbench.core import kernels
 
     cpu, flags = platform.processor() or "?", set()
     try:

@@ -1,7 +1,7 @@
 """The numpy baseline: W1's work trained one configuration at a time, one BLAS thread, with
 lrbench's numpy code (its compiled kernels switched off: ``LRBENCH_FUSED=0``).
 
-Every spec of a config is trained alone with ``lrbench.engine.train_group([spec])`` (K = 1),
+Every spec of a config is trained alone with ``lrbench.core.engine.train_group([spec])`` (K = 1),
 so the arithmetic, the evaluation work (full training loss, validation loss and accuracy once
 an epoch) and the divergence rule are lrbench's own; only the lockstep stacking is missing.
 Data are loaded (and cached) before the clock starts, as lrbench's workers do.
@@ -31,7 +31,7 @@ os.environ["LRBENCH_FUSED"] = "0"
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from lrbench.config import load_config  # noqa: E402
-from lrbench.engine import load_task_data, train_group  # noqa: E402
+from lrbench.core.engine import load_task_data, train_group  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

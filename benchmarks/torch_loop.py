@@ -2,7 +2,7 @@
 
 What a practitioner writes for each run of a config: ``nn.Sequential`` (``Linear`` for logreg,
 ``Linear -> ReLU -> Linear`` for the MLP), ``torch.set_default_dtype`` per the config,
-``torch.set_num_threads(1)``, the data of ``lrbench.data.load_data`` (same split and
+``torch.set_num_threads(1)``, the data of ``lrbench.core.data.load_data`` (same split and
 standardisation), a fresh permutation every epoch from a ``torch.Generator`` seeded by the run
 seed, minibatches by index, ``F.cross_entropy``, the ``torch.optim`` optimizer with the config's
 hyperparameters, the ``torch.optim.lr_scheduler`` stepped after every batch (constant: none;
@@ -19,7 +19,7 @@ cosine, step; no warmup) and fails clearly otherwise. Needs ``pip install torch=
 The last line of stdout is JSON: ``{"train_s": total training seconds, "runs": n, ...}``.
 
 Correctness check: ``--match-lrbench`` takes the initial parameters and the minibatch order
-from lrbench's own generators (``lrbench.engine.seed_streams``), so the curves can be compared
+from lrbench's own generators (``lrbench.core.engine.seed_streams``), so the curves can be compared
 with a sweep's results: ``--compare RESULTS_DIR`` prints, per run, the largest relative
 difference of the per-epoch validation losses and the ratio of the final ones.
 """
@@ -40,8 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from lrbench.config import load_config  # noqa: E402
-from lrbench.engine import load_task_data, seed_streams, steps_per_epoch  # noqa: E402
-from lrbench.models import Model  # noqa: E402
+from lrbench.core.engine import load_task_data, seed_streams, steps_per_epoch  # noqa: E402
+from lrbench.core.models import Model  # noqa: E402
 from lrbench.params import to_steps  # noqa: E402
 from lrbench.spec import RunSpec  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The ``lrbench`` command (``python -m lrbench`` and the installed script).
 
 lrbench computes with one BLAS thread in every process (DESIGN.md: identical bits whatever
-``--jobs`` is). :func:`lrbench.executor.limit_blas_threads` enforces that after numpy is
+``--jobs`` is). :func:`lrbench.sweep.executor.limit_blas_threads` enforces that after numpy is
 loaded, but by then OpenBLAS has already started its thread pool, whose threads spin for a
 while after start-up and after every fork: about 0.25 s of CPU per W1 sweep, taken from the
 workers on a two-core machine. Asking for one thread before numpy loads avoids the pool.
@@ -27,7 +27,7 @@ def main() -> None:
     """Run the command line with one BLAS thread per process, then exit at once."""
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
-    from lrbench.cli import main as cli_main
+    from lrbench.cli.main import main as cli_main
 
     try:
         cli_main()

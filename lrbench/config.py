@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from lrbench.data import DATASETS, dataset_kind, resolve_dataset
+from lrbench.core.data import DATASETS, dataset_kind, resolve_dataset
+from lrbench.core.models import MODELS, model_task, resolve_model
+from lrbench.core.optimizers import OPTIMIZERS, check_cycle_momentum, resolve_optimizer
+from lrbench.core.schedules import SCHEDULES, resolve_schedule
 from lrbench.errors import ConfigError, LrbenchError
-from lrbench.models import MODELS, model_task, resolve_model
-from lrbench.optimizers import OPTIMIZERS, check_cycle_momentum, resolve_optimizer
 from lrbench.params import Param, did_you_mean, lookup
-from lrbench.schedules import SCHEDULES, resolve_schedule
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze
 
 LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -120,7 +120,7 @@ class Config:
         batch = t["batch_size"]
         steps = t["steps"]
         if steps is None:
-            from lrbench.engine import load_task_data, steps_per_epoch
+            from lrbench.core.engine import load_task_data, steps_per_epoch
 
             data = load_task_data(task, t["dtype"])
             steps = t["epochs"] * steps_per_epoch(len(data.y_train), batch)

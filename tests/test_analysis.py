@@ -1,4 +1,4 @@
-"""Tests of lrbench.analysis on hand-built results, cells and curves.
+"""Tests of lrbench.sweep.analysis on hand-built results, cells and curves.
 
 Every expected value is computed by hand in the comments, by numpy in the test, or taken from a
 standard Student t table (NIST/SEMATECH e-Handbook of Statistical Methods, section 1.3.6.7.2,
@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from lrbench import analysis as an
 from lrbench.errors import ConfigError
 from lrbench.params import Entry, Param
 from lrbench.spec import RunResult, RunSpec, TaskSpec, TrainSpec, freeze
+from lrbench.sweep import analysis as an
 
 TASK = TaskSpec("digits", "logreg")
 TRAIN = TrainSpec(steps=30, batch_size=32, eval_every=10)
@@ -412,7 +412,7 @@ def test_median_is_numpys_median_bit_for_bit():
     infinities, NaN and signed zeros (np.median averages, so a middle -0.0 becomes +0.0)."""
     import warnings
 
-    from lrbench.analysis import _median
+    from lrbench.sweep.analysis import _median
 
     rng = np.random.default_rng(0)
     for n in range(1, 30):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lrbench import kernels
-from lrbench.cli import app
+from lrbench.cli.main import app
+from lrbench.core import kernels
 
 ROOT = Path(__file__).parent.parent
 CI = str(ROOT / "configs" / "ci.yaml")
@@ -98,7 +98,7 @@ def test_resume_skips_finished_runs_and_gives_the_same_results(tmp_path: Path):
 
 
 def test_interrupted_sweep_keeps_finished_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import lrbench.executor as executor
+    import lrbench.sweep.executor as executor
 
     real = executor.train_group
     calls = {"n": 0}
@@ -207,7 +207,7 @@ def test_list_shows_every_registry_with_defaults():
 
 
 def test_schedule_command_csv_matches_the_library():
-    from lrbench.schedules import lr_table, resolve_schedule
+    from lrbench.core.schedules import lr_table, resolve_schedule
 
     res = run(
         "schedule", "cosine", "--steps", "10", "--lr", "0.5", "--set", "warmup=2", "--format", "csv"
@@ -263,11 +263,11 @@ def test_the_command_flushes_its_output_and_keeps_its_exit_code(argv, code, stre
         assert done.stdout.rstrip().endswith("┘")  # the last table is complete
 
 
-def test_installed_version_reads_what_importlib_metadata_reads():
-    from importlib.metadata import version
+def test_sklearn_version_is_the_installed_one():
+    import sklearn
 
-    from lrbench.versions import installed_version
+    from lrbench.core.data import sklearn_version
 
-    for dist in ("scikit-learn", "numpy", "typer", "PyYAML"):
-        assert installed_version(dist) == version(dist)
-    assert installed_version("no-such-distribution-here") is None
+    assert (
+        sklearn_version() == sklearn.__version__
+    )  # the data cache's key: a wrong one is a wrong hit

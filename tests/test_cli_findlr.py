@@ -15,8 +15,8 @@ import shlex
 import pytest
 from typer.testing import CliRunner
 
-from lrbench.cli import app
-from lrbench.cli_findlr import TaskFlags, build_config, text_chart
+from lrbench.cli.find_lr import TaskFlags, build_config, text_chart
+from lrbench.cli.main import app
 from lrbench.config import load_config
 from lrbench.errors import ConfigError
 

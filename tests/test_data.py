@@ -1,4 +1,4 @@
-"""Datasets, split and standardisation (lrbench.data).
+"""Datasets, split and standardisation (lrbench.core.data).
 
 Expected values come from scikit-learn called directly in the tests (loaders, generators,
 train_test_split, StandardScaler), from the dataset sizes in scikit-learn's documentation, and
@@ -19,7 +19,7 @@ import sklearn.datasets as skd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from lrbench.data import DATASETS, Data, dataset_kind, load_data, resolve_dataset
+from lrbench.core.data import DATASETS, Data, dataset_kind, load_data, resolve_dataset
 from lrbench.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +142,7 @@ def test_synthetic_parameters_reach_the_generator() -> None:
 
 def test_importing_lrbench_data_and_models_does_not_import_sklearn() -> None:
     code = (
-        "import sys, lrbench.data, lrbench.models\n"
+        "import sys, lrbench.core.data, lrbench.core.models\n"
         "print(sorted(m for m in ('sklearn', 'scipy', 'torch') if m in sys.modules))"
     )
     out = subprocess.run(
@@ -294,7 +294,7 @@ def test_csv_ragged_row_and_reload_after_edit(tmp_path: Path) -> None:
 
 def test_disk_cache_gives_the_same_bits_and_is_used(tmp_path, monkeypatch) -> None:
     # Reference: the split prepared without the cache (scikit-learn called directly).
-    import lrbench.data as data_mod
+    import lrbench.core.data as data_mod
 
     monkeypatch.setenv("LRBENCH_CACHE_DIR", "off")
     data_mod._load.cache_clear()

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from lrbench.config import load_config
-from lrbench.engine import group_key
-from lrbench.executor import MAX_WIDTH, estimated_cost, make_groups
+from lrbench.core.engine import group_key
+from lrbench.sweep.executor import MAX_WIDTH, estimated_cost, make_groups
 
 ROOT = Path(__file__).parent.parent
 
@@ -69,8 +69,8 @@ def test_few_groups_are_cut_for_the_workers():
 
 
 def _small_plan(tmp_path: Path, jobs: int):
-    from lrbench.executor import plan
-    from lrbench.store import ResultsDir
+    from lrbench.sweep.executor import plan
+    from lrbench.sweep.store import ResultsDir
 
     cfg = load_config(
         [ROOT / "configs" / "ci.yaml"], ["train.epochs=1", "lr=[0.01, 0.1]", "seeds=1"]
@@ -83,8 +83,8 @@ def _small_plan(tmp_path: Path, jobs: int):
 def test_workers_save_runs_and_format_the_same_curve_lines(tmp_path: Path):
     """The run files and curves.csv lines made by worker processes equal what the main
     process makes from the same results (reference: ``store.load`` and ``curve_lines``)."""
-    from lrbench.executor import execute
-    from lrbench.store import curve_lines
+    from lrbench.sweep.executor import execute
+    from lrbench.sweep.store import curve_lines
 
     texts = {}
     for jobs in (1, 2):
@@ -103,7 +103,7 @@ def test_workers_save_runs_and_format_the_same_curve_lines(tmp_path: Path):
 
 
 def test_partial_temporary_files_are_removed(tmp_path: Path):
-    from lrbench.store import ResultsDir, atomic_write
+    from lrbench.sweep.store import ResultsDir, atomic_write
 
     store = ResultsDir(tmp_path)
     atomic_write(store.run_path("abc"), "{}")
@@ -121,8 +121,8 @@ def test_run_texts_equal_the_plain_serialisations(tmp_path: Path):
 
     import numpy as np
 
-    from lrbench.executor import execute
-    from lrbench.store import curve_lines, result_to_json, run_texts
+    from lrbench.sweep.executor import execute
+    from lrbench.sweep.store import curve_lines, result_to_json, run_texts
 
     specs, store, the_plan = _small_plan(tmp_path, 1)
     results = list(execute(the_plan, None, 1).results.values())
@@ -169,7 +169,7 @@ def _reference_curve_lines(r) -> list[str]:
 
 
 def test_stride_takes_its_share_of_cost_spread_along_the_chunk():
-    from lrbench.executor import _stride
+    from lrbench.sweep.executor import _stride
 
     class U:
         def __init__(self, name, cost):
@@ -196,7 +196,7 @@ def test_repeated_values_are_formatted_exactly_as_repr():
     """``_repr_all`` formats each distinct value once; reference: ``repr`` of every item."""
     import numpy as np
 
-    from lrbench.store import _repr_all
+    from lrbench.sweep.store import _repr_all
 
     rng = np.random.default_rng(0)
     cases = [
@@ -253,7 +253,7 @@ def test_the_command_asks_for_one_blas_thread_before_numpy_loads():
 
 
 def test_sorted_union_is_union1d():
-    from lrbench.store import _sorted_union
+    from lrbench.sweep.store import _sorted_union
 
     rng = np.random.default_rng(0)
     for _ in range(300):

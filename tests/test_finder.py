@@ -1,4 +1,4 @@
-"""The LR range test's engine-based parts (lrbench.finder).
+"""The LR range test's engine-based parts (lrbench.finder.run).
 
 References: the closed form of gradient descent on least squares (eigendecomposition of the
 augmented design, computed here with numpy.linalg), the descent lemma and the 2/L stability
@@ -14,11 +14,11 @@ import random
 import numpy as np
 import pytest
 
-from lrbench import finder
 from lrbench.config import load_config, validate
-from lrbench.engine import load_task_data
+from lrbench.core.engine import load_task_data
 from lrbench.errors import ConfigError
-from lrbench.suggest import NO_DIVERGENCE, Divergence, ramp, suggest
+from lrbench.finder import run as finder
+from lrbench.finder.suggest import NO_DIVERGENCE, Divergence, ramp, suggest
 
 LS_TASK = {"dataset": "regression", "model": "linear", "n_samples": 300, "n_features": 8}
 

@@ -1,4 +1,4 @@
-"""The compiled kernels (lrbench/_fused.c) against lrbench's numpy code, bit for bit.
+"""The compiled kernels (lrbench/core/_fused.c) against lrbench's numpy code, bit for bit.
 
 The claim is identity, so the reference is the numpy implementation itself (which the
 optimizer and model tests check against hand computation and torch): each case runs the same
@@ -15,12 +15,12 @@ import copy
 import numpy as np
 import pytest
 
-from lrbench import models, optimizers
-from lrbench.models import Model
-from lrbench.optimizers import Optimizer
+from lrbench.core import models, optimizers
+from lrbench.core.models import Model
+from lrbench.core.optimizers import Optimizer
 
 pytestmark = pytest.mark.skipif(
-    optimizers._fused is None, reason="lrbench._fused is not built (no C compiler?)"
+    optimizers._fused is None, reason="lrbench.core._fused is not built (no C compiler?)"
 )
 
 SHAPES = [(3, 5, 7), (3, 1, 7), (3, 4, 1)]
@@ -288,7 +288,7 @@ def test_a_module_missing_a_kernel_is_not_used():
     """A module built from an older _fused.c (a function missing) falls back to numpy."""
     import types
 
-    from lrbench import kernels
+    from lrbench.core import kernels
 
     stale = types.ModuleType("stale")
     for name in kernels.FUNCTIONS[:-1]:

@@ -1,4 +1,4 @@
-"""Models on stacked parameters (lrbench.models).
+"""Models on stacked parameters (lrbench.core.models).
 
 Expected values come from central finite differences, closed forms (least squares via the
 eigendecomposition, np.linalg.lstsq), scikit-learn's LogisticRegression, hand-drawn numpy
@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from lrbench.data import load_data
+from lrbench.core.data import load_data
+from lrbench.core.models import MODELS, Model, model_task, resolve_model, smoothness
 from lrbench.errors import ConfigError
-from lrbench.models import MODELS, Model, model_task, resolve_model, smoothness
 
 CASES = {
     "logreg": ("logreg", {}, 3),

@@ -1,4 +1,4 @@
-"""lrbench.optimizers against hand computation and against torch.optim (torch 2.13).
+"""lrbench.core.optimizers against hand computation and against torch.optim (torch 2.13).
 
 Where the expected values come from:
 - ``test_by_hand_*``: plain-Python scalar versions of the torch update equations as written in
@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrbench.errors import ConfigError
-from lrbench.optimizers import (
+from lrbench.core.optimizers import (
     OPTIMIZERS,
     Optimizer,
     check_cycle_momentum,
     group_key,
     resolve_optimizer,
 )
+from lrbench.errors import ConfigError
 
 HERE = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location(

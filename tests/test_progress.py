@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-import lrbench.progress as progress_mod
-from lrbench.progress import SweepProgress
+import lrbench.cli.progress as progress_mod
+from lrbench.cli.progress import SweepProgress
 
 START = {"name": "x", "runs": 4, "resumed": 2, "steps": 100, "groups": 2, "jobs": 2}
 

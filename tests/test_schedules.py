@@ -1,4 +1,4 @@
-"""Tests for lrbench.schedules.
+"""Tests for lrbench.core.schedules.
 
 References: torch.optim.lr_scheduler (stored fixtures from tests/make_torch_fixtures_schedules.py,
 and live when torch is importable), the test vectors of schedules-optimizers.md §4 (produced by
@@ -28,7 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrbench import schedules as S
+from lrbench.core import schedules as S
 from lrbench.errors import ConfigError
 from lrbench.params import to_steps
 

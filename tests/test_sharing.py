@@ -1,4 +1,4 @@
-"""Shared prefixes (lrbench.sharing): configurations that compute the same bits ride on one row
+"""Shared prefixes (lrbench.core.sharing): configurations that compute the same bits ride on one row
 until their learning rates part, and each gets exactly the bits it gets when trained alone."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrbench import engine
-from lrbench.engine import row_steps, share_key, train_group
-from lrbench.models import Model
-from lrbench.sharing import Rows, fork_plan
+from lrbench.core import engine
+from lrbench.core.engine import row_steps, share_key, train_group
+from lrbench.core.models import Model
+from lrbench.core.sharing import Rows, fork_plan
 from lrbench.spec import TrainSpec
 from tests.test_engine import DIGITS_LOGREG, DIGITS_MLP, assert_same, spec
 

@@ -1,4 +1,4 @@
-"""The LR range test's pure numbers (lrbench.suggest).
+"""The LR range test's pure numbers (lrbench.finder.suggest).
 
 Expected values come from closed forms, hand traces written out in the comments, or curves
 constructed with a known answer (reference/lr-finder.md §8, "Tests" 1, 6, 7 and 8). None comes
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lrbench.errors import ConfigError
-from lrbench.suggest import (
+from lrbench.finder.suggest import (
     METHODS,
     NO_DIVERGENCE,
     NON_FINITE,

@@ -1,4 +1,4 @@
-"""The SVG chart writer (lrbench/svgchart.py) and the sweep figures built on it (lrbench/plots.py)."""
+"""The SVG chart writer (lrbench/report/svgchart.py) and the sweep figures built on it (lrbench/report/plots.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lrbench.cli import app
-from lrbench.plots import sweep_plots
-from lrbench.svgchart import PALETTE, Axis, Chart, padded_limits, tick_label, ticks
+from lrbench.cli.main import app
+from lrbench.report.plots import sweep_plots
+from lrbench.report.svgchart import PALETTE, Axis, Chart, padded_limits, tick_label, ticks
 
 NS = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).parent.parent
@@ -285,7 +285,7 @@ def test_diverged_cells_are_marked_past_the_worst_value(tmp_path: Path, metric, 
 
 
 def test_plots_module_does_not_import_matplotlib():
-    code = "import sys, lrbench.plots; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, lrbench.report.plots; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -17,7 +17,9 @@ from typing import Any
 import yaml
 
 from lrbench import __version__
-from lrbench.analysis import (
+from lrbench.config import Config
+from lrbench.spec import RunResult, TaskSpec
+from lrbench.sweep.analysis import (
     RUN_COLUMNS,
     SUMMARY_COLUMNS,
     Analysis,
@@ -25,10 +27,8 @@ from lrbench.analysis import (
     differs,
     registry_defaults,
 )
-from lrbench.config import Config
-from lrbench.executor import OnEvent, execute, plan
-from lrbench.spec import RunResult, TaskSpec
-from lrbench.store import CURVE_COLUMNS, ResultsDir, curve_lines
+from lrbench.sweep.executor import OnEvent, execute, plan
+from lrbench.sweep.store import CURVE_COLUMNS, ResultsDir, curve_lines
 
 
 @dataclass
@@ -52,8 +52,8 @@ def default_out(config: Config) -> Path:
 
 def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[str, float]:
     """2/L (gradient-descent stability bound of the full-batch loss) for logreg and linear."""
-    from lrbench.engine import load_task_data
-    from lrbench.models import smoothness
+    from lrbench.core.engine import load_task_data
+    from lrbench.core.models import smoothness
 
     out: dict[str, float] = {}
     for task in tasks:
@@ -99,9 +99,9 @@ def run(
     )
     executed = execute(the_plan, store, jobs, on_event)
     results = [executed.results[s.run_id] for s in specs]
-    from lrbench.models import MODELS
-    from lrbench.optimizers import OPTIMIZERS
-    from lrbench.schedules import SCHEDULES
+    from lrbench.core.models import MODELS
+    from lrbench.core.optimizers import OPTIMIZERS
+    from lrbench.core.schedules import SCHEDULES
 
     defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
     analysis = analyze(
@@ -118,7 +118,7 @@ def run(
     )
     outcome.files = write_tables(store, outcome, executed.curves)
     if plots:
-        from lrbench.plots import sweep_plots
+        from lrbench.report.plots import sweep_plots
 
         outcome.files += sweep_plots(outcome, out_dir / "plots")
     outcome.wall_s = time.perf_counter() - start
@@ -131,10 +131,10 @@ def write_tables(
 ) -> list[Path]:
     """``runs.csv``, ``curves.csv`` and ``summary.csv``. ``curves`` holds runs' curve lines
     already formatted (by the workers that trained them); the others are formatted here."""
-    from lrbench.data import DATASETS
-    from lrbench.models import MODELS
-    from lrbench.optimizers import OPTIMIZERS
-    from lrbench.schedules import SCHEDULES
+    from lrbench.core.data import DATASETS
+    from lrbench.core.models import MODELS
+    from lrbench.core.optimizers import OPTIMIZERS
+    from lrbench.core.schedules import SCHEDULES
 
     a = outcome.analysis
     defaults = {
@@ -189,11 +189,11 @@ def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
     """Versions, command line, time, machine and counts, for ``manifest.json``."""
     import numpy
 
-    from lrbench.versions import installed_version
+    from lrbench.core.data import sklearn_version
 
-    skl = installed_version("scikit-learn")  # without importing scikit-learn (about a second)
-    from lrbench import kernels
-    from lrbench.executor import default_jobs
+    skl = sklearn_version()
+    from lrbench.core import kernels
+    from lrbench.sweep.executor import default_jobs
 
     statuses: dict[str, int] = {}
     for r in outcome.analysis.runs:

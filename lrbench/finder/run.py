@@ -1,9 +1,9 @@
 """The LR range test (``lrbench find-lr``): ramp the learning rate, record the loss, suggest.
 
 Every task x optimizer of a config is trained for ``num_iter`` steps with the learning rate of
-step ``t`` set to ``ramp[t]`` (:func:`lrbench.suggest.ramp`: exponential or linear, both ends
+step ``t`` set to ``ramp[t]`` (:func:`lrbench.finder.suggest.ramp`: exponential or linear, both ends
 exact), once per seed, all seeds (and all pairs of one lockstep group) in one
-:func:`lrbench.engine.train_group` call. Each seed is a fresh model from its own seed; the
+:func:`lrbench.core.engine.train_group` call. Each seed is a fresh model from its own seed; the
 engine's own generators are the only randomness, so the global RNG is never touched and the same
 settings give the same bits.
 
@@ -14,7 +14,7 @@ size >= ``n_train`` takes every row in order), and ``loss_batch_pre[t]``, the mi
 step ``t`` computed before update ``t`` (fastai/Lightning's curve, one step behind its lr).
 ``curve`` picks which one the divergence rule and the suggestions read. The engine runs with
 ``divergence_factor=inf`` (it only stops on a non-finite minibatch loss); the finder applies
-:func:`lrbench.suggest.detect_divergence` to each seed's curve afterwards.
+:func:`lrbench.finder.suggest.detect_divergence` to each seed's curve afterwards.
 
 Logic only: data in, data out (:func:`write` writes the files); the CLI renders and prints.
 """
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from lrbench import suggest as sg
 from lrbench.config import Config
 from lrbench.errors import ConfigError
+from lrbench.finder import suggest as sg
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze
 
 CURVES = ("probe", "batch")
@@ -53,7 +53,7 @@ class Settings:
     """Range-test settings (the ``find-lr`` flags); :meth:`check` validates them.
 
     ``div_factor=None`` disables the rise rule (``--no-stop-div``); ``smooth_window=None`` means
-    :func:`lrbench.suggest.default_window`.
+    :func:`lrbench.finder.suggest.default_window`.
     """
 
     start_lr: float = 1e-6
@@ -212,8 +212,8 @@ def probe_rows(n_train: int, size: int, seed: int) -> np.ndarray:
 def stability_bound(task: TaskSpec, dtype: str = "float64") -> float | None:
     """``2/L`` of the full-batch training loss for ``logreg`` and ``linear`` (models.smoothness),
     else None. Plain gradient descent is stable below it (heavy-ball momentum mu: 2(1+mu)/L)."""
-    from lrbench.engine import load_task_data
-    from lrbench.models import smoothness
+    from lrbench.core.engine import load_task_data
+    from lrbench.core.models import smoothness
 
     if task.model not in ("logreg", "linear"):
         return None
@@ -231,9 +231,9 @@ def run(config: Config, settings: Settings) -> Outcome:
     """
     from threadpoolctl import threadpool_limits
 
-    from lrbench.analysis import part_label, registry_defaults
-    from lrbench.engine import group_key, load_task_data, train_group
-    from lrbench.optimizers import OPTIMIZERS
+    from lrbench.core.engine import group_key, load_task_data, train_group
+    from lrbench.core.optimizers import OPTIMIZERS
+    from lrbench.sweep.analysis import part_label, registry_defaults
 
     warnings = settings.check()
     n = settings.num_iter
@@ -517,7 +517,7 @@ def write(outcome: Outcome, out_dir: Path, command: str | None, plot: bool = Tru
 
     import yaml
 
-    from lrbench.store import atomic_write, csv_text
+    from lrbench.sweep.store import atomic_write, csv_text
 
     out_dir = Path(out_dir)
     files = [out_dir / n for n in ("config.yaml", "curve.csv", "suggestions.csv", "summary.json")]
@@ -528,7 +528,7 @@ def write(outcome: Outcome, out_dir: Path, command: str | None, plot: bool = Tru
         files[3], json.dumps(summary(outcome, out_dir, command), indent=2, allow_nan=False) + "\n"
     )
     if plot:
-        from lrbench.finder_plot import findlr_plot
+        from lrbench.report.findlr_plot import findlr_plot
 
         files.append(findlr_plot(outcome, out_dir / "plot.png"))
     return files

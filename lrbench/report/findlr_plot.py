@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lrbench import suggest as sg
+from lrbench.finder import suggest as sg
 
 COLORS = {
     "minimum": "tab:green",
@@ -44,7 +44,7 @@ def smoothed_mean(pair: Any, settings: Any) -> np.ndarray:
 
 
 def findlr_plot(outcome: Any, path: Path) -> Path:
-    """Draw ``outcome`` (a :class:`lrbench.finder.Outcome`) into ``path``; return ``path``."""
+    """Draw ``outcome`` (a :class:`lrbench.finder.run.Outcome`) into ``path``; return ``path``."""
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas
 
     st, lrs = outcome.settings, outcome.lrs

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import importlib.metadata
 import math
 import os
 import tempfile
@@ -301,13 +302,20 @@ def cache_dir() -> Path | None:
     return Path(base) / "lrbench"
 
 
+def sklearn_version() -> str | None:
+    """The installed scikit-learn's version, read from its metadata without importing it
+    (importing scikit-learn takes about a second); None when it has no metadata."""
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def _cache_path(key: tuple) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
-    from lrbench.versions import installed_version
-
-    skl = installed_version("scikit-learn")
+    skl = sklearn_version()
     if skl is None:  # no metadata: do not cache
         return None
     text = repr((CACHE_FORMAT, skl, np.__version__.split(".")[0], key))

@@ -1,7 +1,7 @@
 """``lrbench find-lr``: the LR range test on the command line.
 
 Flags and an optional sweep config become a :class:`lrbench.config.Config`
-(:func:`build_config`), :func:`lrbench.finder.run` does the work, and this module renders the
+(:func:`build_config`), :func:`lrbench.finder.run.run` does the work, and this module renders the
 result: a Rich table of suggestions per task x optimizer, a text chart of the loss against the
 learning rate, and a ready-to-run ``lrbench sweep`` command. ``--format json`` prints
 ``summary.json`` on stdout and nothing else; warnings and notes go to stderr.
@@ -93,7 +93,7 @@ def build_config(
     raw.setdefault("name", Path(path).stem if path is not None else "find-lr")
     config = validate(raw)
     if path is None and not named:
-        from lrbench.plots import slug
+        from lrbench.report.plots import slug
 
         name = slug(f"{config.tasks[0].label} {config.optimizers[0][0]}")
         config = dataclasses.replace(config, name=name, raw={**config.raw, "name": name})
@@ -102,9 +102,9 @@ def build_config(
 
 def _check_names(flags: TaskFlags) -> None:
     """Unknown names in flags fail with the flag's name (and "did you mean")."""
-    from lrbench.data import DATASETS
-    from lrbench.models import MODELS
-    from lrbench.optimizers import OPTIMIZERS
+    from lrbench.core.data import DATASETS
+    from lrbench.core.models import MODELS
+    from lrbench.core.optimizers import OPTIMIZERS
     from lrbench.params import lookup
 
     if flags.dataset is not None and not flags.dataset.endswith(".csv"):
@@ -125,8 +125,8 @@ def _hidden(text: str) -> list[int]:
 
 
 def _new_task(flags: TaskFlags, base: dict[str, Any]) -> dict[str, Any]:
-    from lrbench.data import dataset_kind
-    from lrbench.models import model_task
+    from lrbench.core.data import dataset_kind
+    from lrbench.core.models import model_task
 
     kind = dataset_kind(flags.dataset)
     model = flags.model or base.get("model")
@@ -220,10 +220,10 @@ def find_lr(
 ) -> None:
     """LR range test: ramp the learning rate over a short run and suggest one (with its spread
     over seeds)."""
-    from lrbench import finder
-    from lrbench.cli import user_errors
+    from lrbench.cli.common import user_errors
     from lrbench.errors import ConfigError
-    from lrbench.executor import limit_blas_threads
+    from lrbench.finder import run as finder
+    from lrbench.sweep.executor import limit_blas_threads
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with user_errors():
@@ -284,7 +284,7 @@ def _lr(v: float | None) -> str:
 def suggestion_table(pair: Any, outcome: Any) -> Table:
     """One task x optimizer: every method's cross-seed median and spread, its value on the mean
     curve and a short note; ``*`` marks the recommended method. The caption says why."""
-    from lrbench.suggest import METHODS
+    from lrbench.finder.suggest import METHODS
 
     st = outcome.settings
     n = len(pair.seeds)
@@ -320,7 +320,7 @@ def suggestion_table(pair: Any, outcome: Any) -> Table:
 
 
 def _caption(pair: Any, outcome: Any) -> str:
-    from lrbench.suggest import METHODS
+    from lrbench.finder.suggest import METHODS
 
     st, lrs = outcome.settings, outcome.lrs
     n = len(pair.seeds)
@@ -367,7 +367,7 @@ def _caption(pair: Any, outcome: Any) -> str:
 
 def pair_chart(pair: Any, outcome: Any, *, ascii_only: bool = False) -> list[str]:
     """The text chart of one pair: the smoothed mean curve, the recommendation and 2/L."""
-    from lrbench.finder_plot import smoothed_mean
+    from lrbench.report.findlr_plot import smoothed_mean
 
     bar, dash = ("|", ":") if ascii_only else ("┃", "┆")
     marks = []
@@ -392,12 +392,12 @@ def text_chart(
 ) -> list[str]:
     """Loss ``y[t]`` against ``log10(lrs[t])`` as ``height + 3`` lines of text.
 
-    The x axis spans ``lrs[0]..lrs[-1]``; the y axis :func:`lrbench.finder_plot.view_limits`
+    The x axis spans ``lrs[0]..lrs[-1]``; the y axis :func:`lrbench.report.findlr_plot.view_limits`
     (points above it are drawn as ``^`` on the top row). ``marks`` are ``(lr, char, text)``:
     a vertical line of ``char`` at ``lr`` (under the curve) and ``text`` in the legend.
     Returns ``[]`` when ``y`` has no finite point.
     """
-    from lrbench.finder_plot import view_limits
+    from lrbench.report.findlr_plot import view_limits
 
     lim = view_limits(y)
     if lim is None:

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.core.kernels import compiled as _fused  # one-pass updates, same bits
 from lrbench.errors import ConfigError
-from lrbench.kernels import compiled as _fused  # one-pass updates, same bits
 from lrbench.params import Entry, Param, lookup, resolve
 
 _WD = "L2 penalty added to the gradient: g += weight_decay * theta"

@@ -1,5 +1,5 @@
 /*
- * lrbench._fused: elementwise work of lrbench/optimizers.py and lrbench/models.py in one pass
+ * lrbench.core._fused: elementwise work of lrbench/core/optimizers.py and lrbench/core/models.py in one pass
  * over memory.
  *
  * numpy runs an optimizer update as a sequence of elementwise passes (Adam: 13) over stacked

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.core.kernels import compiled as _fused  # one-pass elementwise work, same bits
 from lrbench.errors import ConfigError
-from lrbench.kernels import compiled as _fused  # one-pass elementwise work, same bits
 from lrbench.params import Entry, Param, lookup, resolve
 
 MODELS: dict[str, Entry] = {

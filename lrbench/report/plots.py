@@ -1,4 +1,4 @@
-"""The sweep's figures, SVG written by :mod:`lrbench.svgchart` (no matplotlib).
+"""The sweep's figures, SVG written by :mod:`lrbench.report.svgchart` (no matplotlib).
 
 Per task, ``sensitivity-<task>.svg``: the metric (mean over seeds) against the learning rate on a
 log axis, one line per optimizer / schedule with its 95 % interval as a band, an x for every cell
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from lrbench.analysis import direction
-from lrbench.svgchart import PALETTE, Chart
+from lrbench.report.svgchart import PALETTE, Chart
+from lrbench.sweep.analysis import direction
 
 
 def slug(text: str) -> str:

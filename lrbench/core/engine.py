@@ -8,7 +8,7 @@ learning-rate schedule, numeric hyperparameters, initialisation and minibatch or
 its own seed). Parameters carry a
 leading configuration axis; every product and reduction is per configuration, so a configuration
 gives the same bits alone or in any group. Configurations that compute the same bits share one
-row of the stack until their learning rates part (:mod:`lrbench.sharing`); the records are kept
+row of the stack until their learning rates part (:mod:`lrbench.core.sharing`); the records are kept
 per configuration.
 
 One step ``t`` (0-based) of the loop, for the configurations still running:
@@ -33,12 +33,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from lrbench import schedules
-from lrbench.data import Data, load_data
-from lrbench.models import Model, model_task
-from lrbench.optimizers import Optimizer
-from lrbench.optimizers import group_key as optimizer_group_key
-from lrbench.sharing import Rows, fork_plan
+from lrbench.core import schedules
+from lrbench.core.data import Data, load_data
+from lrbench.core.models import Model, model_task
+from lrbench.core.optimizers import Optimizer
+from lrbench.core.optimizers import group_key as optimizer_group_key
+from lrbench.core.sharing import Rows, fork_plan
 from lrbench.spec import RunResult, RunSpec, TaskSpec
 
 Progress = Callable[[int], None]
@@ -405,7 +405,7 @@ def train_group(
 
 def share_key(spec: RunSpec, k: int, shareable: bool = True) -> tuple:
     """Configurations of one group with equal keys compute equal bits while their learning
-    rates agree (:mod:`lrbench.sharing`): same update rule, optimizer hyperparameters and seed,
+    rates agree (:mod:`lrbench.core.sharing`): same update rule, optimizer hyperparameters and seed,
     and, with ``cycle_momentum``, the same schedule (its momentum table). ``k`` makes the key
     unique where nothing may be shared (plateau schedules, or ``shareable`` false)."""
     if not shareable or schedules.is_stateful(spec.schedule):
@@ -426,7 +426,7 @@ def lr_tables(specs: Sequence[RunSpec]) -> np.ndarray:
 
 
 def families(specs: Sequence[RunSpec]) -> list[list[int]]:
-    """Positions of specs of one group that may share rows (:mod:`lrbench.sharing`): equal
+    """Positions of specs of one group that may share rows (:mod:`lrbench.core.sharing`): equal
     :func:`share_key` and the same first learning rate. Specs of different families never
     share, so cutting a group between families loses no sharing."""
     first = lr_tables(specs)[0] if specs else ()

@@ -289,8 +289,8 @@ def summary_json(outcome) -> dict[str, Any]:
 # ---------------------------------------------------------------- other commands
 def validate_table(cfg, specs, groups) -> Group:
     """``lrbench validate``: the grid size and its lockstep groups, with the optimizer steps
-    each group computes once shared prefixes are counted once (:mod:`lrbench.sharing`)."""
-    from lrbench.engine import row_steps
+    each group computes once shared prefixes are counted once (:mod:`lrbench.core.sharing`)."""
+    from lrbench.core.engine import row_steps
 
     table = Table(
         title=f"{cfg.name}: {len(specs)} runs in {len(groups)} lockstep groups",
@@ -321,10 +321,10 @@ def validate_table(cfg, specs, groups) -> Group:
 
 def registry_tables(family: str = "all") -> list[Table]:
     """``lrbench list``: each registry with its parameters and defaults."""
-    from lrbench.data import DATASETS
-    from lrbench.models import MODELS
-    from lrbench.optimizers import OPTIMIZERS
-    from lrbench.schedules import SCHEDULES
+    from lrbench.core.data import DATASETS
+    from lrbench.core.models import MODELS
+    from lrbench.core.optimizers import OPTIMIZERS
+    from lrbench.core.schedules import SCHEDULES
 
     families = {
         "optimizers": OPTIMIZERS,

@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-from lrbench.engine import families, group_key, row_steps, train_group
-from lrbench.optimizers import group_key as optimizer_group_key
+from lrbench.core.engine import families, group_key, row_steps, train_group
+from lrbench.core.optimizers import group_key as optimizer_group_key
 from lrbench.spec import RunResult, RunSpec
-from lrbench.store import ResultsDir, run_texts
+from lrbench.sweep.store import ResultsDir, run_texts
 
 # Events sent to the caller: ("steps", n) as training advances, ("group", results) when a
 # group ends (its runs are already saved).
@@ -93,10 +93,10 @@ MAX_WIDTH = 64  # configurations a chunk: wide enough for numpy, small enough to
 def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
     """Group specs for lockstep training, costliest first.
 
-    Specs with equal :func:`lrbench.engine.group_key` train together, in chunks of at most
+    Specs with equal :func:`lrbench.core.engine.group_key` train together, in chunks of at most
     :data:`MAX_WIDTH` configurations (unless one family is wider): runs are saved when their
     chunk ends, so an interrupted sweep loses at most the chunks in progress. Chunks are made of whole
-    :func:`lrbench.engine.families` (specs that may share a prefix stay together, so cutting
+    :func:`lrbench.core.engine.families` (specs that may share a prefix stay together, so cutting
     loses no sharing). A group is cut by striding over its families (chunk ``i`` takes every
     ``n``-th from ``i``), so its chunks share the same mix of optimizers and learning rates.
     With several workers and few chunks (fewer than four a worker), chunks are also cut where
@@ -129,7 +129,7 @@ class _Unit:
 
 
 def _units(specs: Sequence[RunSpec]) -> list[_Unit]:
-    """The families of specs of one group (:func:`lrbench.engine.families`), with their costs."""
+    """The families of specs of one group (:func:`lrbench.core.engine.families`), with their costs."""
     return [_Unit([specs[i] for i in f]) for f in families(specs)]
 
 
@@ -217,7 +217,7 @@ def _row_weight(spec: RunSpec) -> float:
 
 def estimated_cost(specs: Sequence[RunSpec]) -> float:
     """Relative cost of training specs of one group as one stack and saving them: a fixed cost
-    per step, each family's row steps (:func:`lrbench.engine.row_steps`, shared prefixes
+    per step, each family's row steps (:func:`lrbench.core.engine.row_steps`, shared prefixes
     counted once) x the cost of its row-step (:func:`_row_weight`), and a cost per run saved."""
     return _cost(_units(specs)) if specs else 0.0
 

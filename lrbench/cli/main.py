@@ -7,19 +7,25 @@ finished runs kept; a bug in lrbench keeps its traceback.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from lrbench.cli.common import (
+    Format,
+    ScheduleFormat,
+    SetOpt,
+    stderr,
+    stdout,
+    user_errors,
+)
+from lrbench.cli.find_lr import find_lr
 from lrbench.errors import LrbenchError
 
 app = typer.Typer(
@@ -30,53 +36,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-EXIT_BAD_INPUT = 2
-EXIT_EXPECTATIONS = 1
-EXIT_INTERRUPTED = 130
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-class ScheduleFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-
-
-def _stdout() -> Console:
-    console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console.width = 200  # logs and pipes: do not squeeze wide tables to 80 columns
-    return console
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Bad input: one line on stderr, exit 2. Ctrl-C: exit 130."""
-    try:
-        yield
-    except LrbenchError as exc:
-        _stderr().print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        _stderr().print("interrupted: finished runs are kept; run the same command to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-
-
-SetOpt = Annotated[
-    list[str] | None,  # noqa: UP007 - typer needs Optional here on 3.10
-    typer.Option(
-        "--set", "-s", help="Override a config value: key.path=value (YAML value). Repeatable."
-    ),
-]
 
 
 @app.command()
@@ -107,14 +66,14 @@ def sweep(
     ] = True,
 ) -> None:
     """Train the grid of a config and report which learning rates worked."""
-    from lrbench import sweep as sweep_mod
     from lrbench.config import load_config
-    from lrbench.executor import default_jobs
+    from lrbench.sweep import run as sweep_mod
+    from lrbench.sweep.executor import default_jobs
 
     with user_errors():
         config = load_config(configs or None, set_ or ())
         n_jobs = jobs or default_jobs()
-        err = _stderr()
+        err = stderr()
         progress = None if quiet else _progress_printer(err)
         outcome = sweep_mod.run(
             config,
@@ -127,22 +86,22 @@ def sweep(
         )
         if progress:
             progress.close()
-    from lrbench import report
+    from lrbench.report import tables as report
 
     if fmt is Format.json:
         sys.stdout.write(json.dumps(report.summary_json(outcome), indent=2) + "\n")
     elif fmt is Format.markdown:
         sys.stdout.write(report.markdown(outcome))
     else:
-        console = _stdout()
+        console = stdout()
         for renderable in report.tables(outcome):
             console.print(renderable)
     if not quiet and fmt is not Format.table:
-        _stderr().print(f"results: {outcome.out_dir}")
+        stderr().print(f"results: {outcome.out_dir}")
 
 
 def _progress_printer(console: Console):
-    from lrbench.progress import SweepProgress
+    from lrbench.cli.progress import SweepProgress
 
     return SweepProgress(console)
 
@@ -153,15 +112,15 @@ def validate(
     set_: SetOpt = None,
 ) -> None:
     """Check a config; print the grid size and the lockstep groups."""
-    from lrbench import report
     from lrbench.config import load_config
-    from lrbench.executor import make_groups
+    from lrbench.report import tables as report
+    from lrbench.sweep.executor import make_groups
 
     with user_errors():
         cfg = load_config([config], set_ or ())
         specs = cfg.specs()
         groups = make_groups(specs)
-    _stdout().print(report.validate_table(cfg, specs, groups))
+    stdout().print(report.validate_table(cfg, specs, groups))
 
 
 @app.command()
@@ -178,7 +137,7 @@ def init(
         if path.exists() and not force:
             raise LrbenchError(f"{path} exists; use --force to overwrite it")
         path.write_text(example_config())
-    _stderr().print(f"wrote {path}; run it with: lrbench sweep {path}")
+    stderr().print(f"wrote {path}; run it with: lrbench sweep {path}")
 
 
 class Family(str, Enum):
@@ -194,9 +153,9 @@ def list_(
     family: Annotated[Family, typer.Argument(help="Which registry to show.")] = Family.all,
 ) -> None:
     """Optimizers, schedules, models and datasets, with parameters and defaults."""
-    from lrbench import report
+    from lrbench.report import tables as report
 
-    console = _stdout()
+    console = stdout()
     for table in report.registry_tables(family.value):
         console.print(table)
 
@@ -214,7 +173,7 @@ def schedule(
     """Print the learning rate at every step of a schedule."""
     import yaml
 
-    from lrbench import schedules
+    from lrbench.core import schedules
 
     with user_errors():
         given = {}
@@ -237,12 +196,10 @@ def schedule(
             lines.append(f"{t},{float(v)!r}" + (f",{float(moms[t])!r}" if moms is not None else ""))
         sys.stdout.write("\n".join(lines) + "\n")
         return
-    from lrbench import report
+    from lrbench.report import tables as report
 
-    _stdout().print(report.schedule_table(name, params, lr, table, moms))
+    stdout().print(report.schedule_table(name, params, lr, table, moms))
 
-
-from lrbench.cli_findlr import find_lr  # noqa: E402
 
 app.command("find-lr")(find_lr)
 

@@ -1,4 +1,4 @@
-"""The optional compiled kernels (``lrbench/_fused.c``) and the switch that turns them off.
+"""The optional compiled kernels (``lrbench/core/_fused.c``) and the switch that turns them off.
 
 The extension does some of the elementwise work of the models and optimizers in one pass
 over memory, with exactly the operations of the numpy code, so every result keeps its bits
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-# What lrbench calls; a module built from an older lrbench/_fused.c lacks some, and is not used.
+# What lrbench calls; a module built from an older lrbench/core/_fused.c lacks some, and is not used.
 FUNCTIONS = ("sgd", "adam", "bias_relu", "relu_grad", "class_shift", "softmax_grad")
 
 
@@ -23,7 +23,7 @@ def usable(module: ModuleType | None) -> ModuleType | None:
 
 
 try:
-    from lrbench import _fused as compiled
+    from lrbench.core import _fused as compiled
 except ImportError:  # pragma: no cover - built without a C compiler
     compiled = None
 compiled = usable(compiled)

@@ -1,0 +1,1 @@
+"""The LR range test and its suggestions. Imports core and the config."""

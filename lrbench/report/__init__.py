@@ -1,0 +1,1 @@
+"""Tables, figures and pages built from results (never prints, never trains). Imports sweep and finder results."""
