@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,3 +172,45 @@ class RunResult:
     steps_per_epoch: int
     wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- labels
+def registry_defaults(*registries: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{name: {param: default}}`` from registries of :class:`lrbench.params.Entry`."""
+    return {n: {p.name: p.default for p in e.params} for reg in registries for n, e in reg.items()}
+
+
+def part_label(
+    name: str, params: Iterable[tuple[str, Any]], defaults: Mapping | None = None
+) -> str:
+    """``name(k=v, ...)`` listing only params that differ from ``defaults[name]``.
+
+    With ``defaults=None``, or a name missing from it, every given param is listed. Tuples show as
+    lists: ``adam(betas=[0.9, 0.99])``; no params left: just ``adam``.
+    """
+    dflt = (defaults or {}).get(name)
+    shown = [(k, v) for k, v in params if dflt is None or k not in dflt or differs(v, dflt[k])]
+    if not shown:
+        return name
+    return f"{name}(" + ", ".join(f"{k}={_show(v)}" for k, v in shown) + ")"
+
+
+def row_label(spec: RunSpec, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """``"adam(betas=[0.9, 0.99]) / cosine(warmup=0.05)"`` (see :func:`part_label`)."""
+    opt = part_label(spec.optimizer, spec.optimizer_params, defaults)
+    return f"{opt} / {part_label(spec.schedule, spec.schedule_params, defaults)}"
+
+
+def differs(a: Any, b: Any) -> bool:
+    """Whether a hyperparameter value differs from a default (lists and tuples alike)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) != len(b) or any(differs(x, y) for x, y in zip(a, b, strict=True))
+    return a != b
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "null" if v is None else str(v)

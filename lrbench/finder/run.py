@@ -233,7 +233,7 @@ def run(config: Config, settings: Settings) -> Outcome:
 
     from lrbench.core.engine import group_key, load_task_data, train_group
     from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.sweep.analysis import part_label, registry_defaults
+    from lrbench.spec import part_label, registry_defaults
 
     warnings = settings.check()
     n = settings.num_iter
@@ -517,7 +517,7 @@ def write(outcome: Outcome, out_dir: Path, command: str | None, plot: bool = Tru
 
     import yaml
 
-    from lrbench.sweep.store import atomic_write, csv_text
+    from lrbench.files import atomic_write, csv_text
 
     out_dir = Path(out_dir)
     files = [out_dir / n for n in ("config.yaml", "curve.csv", "suggestions.csv", "summary.json")]

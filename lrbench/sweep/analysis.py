@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from lrbench.errors import ConfigError
-from lrbench.spec import RunResult, RunSpec
+from lrbench.spec import RunResult, RunSpec, differs, part_label, registry_defaults, row_label  # noqa: F401 - re-exported
 
 #: Metric name -> direction ("min": lower is better, "max": higher is better).
 METRICS = {
@@ -96,47 +96,6 @@ def row_key(spec: RunSpec) -> Hashable:
         (spec.optimizer, spec.optimizer_params),
         (spec.schedule, spec.schedule_params),
     )
-
-
-def registry_defaults(*registries: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{name: {param: default}}`` from registries of :class:`lrbench.params.Entry`."""
-    return {n: {p.name: p.default for p in e.params} for reg in registries for n, e in reg.items()}
-
-
-def part_label(
-    name: str, params: Iterable[tuple[str, Any]], defaults: Mapping | None = None
-) -> str:
-    """``name(k=v, ...)`` listing only params that differ from ``defaults[name]``.
-
-    With ``defaults=None``, or a name missing from it, every given param is listed. Tuples show as
-    lists: ``adam(betas=[0.9, 0.99])``; no params left: just ``adam``.
-    """
-    dflt = (defaults or {}).get(name)
-    shown = [(k, v) for k, v in params if dflt is None or k not in dflt or differs(v, dflt[k])]
-    if not shown:
-        return name
-    return f"{name}(" + ", ".join(f"{k}={_show(v)}" for k, v in shown) + ")"
-
-
-def row_label(spec: RunSpec, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """``"adam(betas=[0.9, 0.99]) / cosine(warmup=0.05)"`` (see :func:`part_label`)."""
-    opt = part_label(spec.optimizer, spec.optimizer_params, defaults)
-    return f"{opt} / {part_label(spec.schedule, spec.schedule_params, defaults)}"
-
-
-def differs(a: Any, b: Any) -> bool:
-    """Whether a hyperparameter value differs from a default (lists and tuples alike)."""
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) != len(b) or any(differs(x, y) for x, y in zip(a, b, strict=True))
-    return a != b
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return "null" if v is None else str(v)
 
 
 # ---------------------------------------------------------------- one run

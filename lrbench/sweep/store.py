@@ -15,23 +15,19 @@ leaves a file that a resume would trust.
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrbench.files import atomic_write, csv_cell, csv_text, json_default  # noqa: F401 - re-exported
 from lrbench.spec import RunResult, RunSpec
 
 FORMAT_VERSION = 1
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 CURVE_COLUMNS = (
     "run_id",
     "step",
@@ -42,21 +38,6 @@ CURVE_COLUMNS = (
     "val_accuracy",
     "full_train_loss",
 )
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _floats(a: np.ndarray) -> list[float | None]:
@@ -224,7 +205,7 @@ class ResultsDir:
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.root / name
-        atomic_write(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+        atomic_write(path, json.dumps(data, indent=2, default=json_default) + "\n")
         return path
 
     def write_text(self, name: str, text: str) -> Path:
@@ -236,41 +217,6 @@ class ResultsDir:
         self, name: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
     ) -> Path:
         return self.write_text(name, csv_text(rows, columns))
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, tuple):
-        return list(x)
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
-
-
-def csv_cell(v: Any) -> str:
-    """How one value is written to a CSV: empty for missing or NaN, repr for floats."""
-    if v is None:
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (float, np.floating)):
-        return "" if math.isnan(v) else repr(float(v))
-    if isinstance(v, (list, tuple)):
-        return json.dumps([_json_default(x) if isinstance(x, np.generic) else x for x in v])
-    return str(v)
-
-
-def csv_text(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """CSV text with a header; every row is written with exactly ``columns``."""
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    for row in rows:
-        w.writerow([csv_cell(row.get(c)) for c in columns])
-    return buf.getvalue()
 
 
 def curve_rows(result: RunResult) -> list[dict[str, Any]]:
