@@ -247,8 +247,8 @@ def test_python_dash_m_and_help():
     ],
 )
 def test_the_command_flushes_its_output_and_keeps_its_exit_code(argv, code, stream, text):
-    """``python -m lrbench`` ends with os._exit (no interpreter teardown): piped output, not
-    line-buffered, still arrives whole, and the exit code is the CLI's."""
+    """``python -m lrbench`` as a process: piped output, not line-buffered, arrives whole, and the
+    exit code is the CLI's."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     done = subprocess.run(
         [sys.executable, "-m", "lrbench", *argv],
