@@ -244,3 +244,29 @@ def test_an_interrupted_batch_exits_130_and_keeps_finished_runs(tmp_path, monkey
     assert len(list((tmp_path / "r" / "first" / "runs").glob("*.json"))) == 12
     assert not list((tmp_path / "r" / "second").glob("runs/*.json"))
     assert not junit.exists()
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_ci_configs_validate_each_with_real_expectations():
+    from lrbench.config import load_config
+
+    files = sorted((ROOT / "configs" / "ci").glob("*.yaml"))
+    assert files
+    for f in files:
+        cfg = load_config([f])
+        assert cfg.expect, f
+        assert len(cfg.specs()) <= 64, f  # small grids: the whole batch takes seconds
+
+
+def test_ci_and_the_example_workflow_run_the_batch_with_check_and_junit():
+    command = "lrbench batch configs/ci/ --out-root results/ci --no-resume --check --junit"
+    assert command in (ROOT / ".ci" / "run").read_text()
+    assert command in (ROOT / "Makefile").read_text()
+    flow = yaml.safe_load((ROOT / "examples" / "github-actions.yml").read_text())
+    steps = flow["jobs"]["lr-grid"]["steps"]
+    run = " ".join(s.get("run", "") for s in steps)
+    assert "lrbench batch configs/ci/" in run and "--check" in run and "--junit" in run
+    uploads = [s["with"]["path"] for s in steps if "upload-artifact" in s.get("uses", "")]
+    assert uploads == ["results/", "results/junit.xml"]
