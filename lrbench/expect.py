@@ -165,14 +165,14 @@ def _norm(text: str) -> str:
 
 
 _PARAMS = (
-    Param("what", None, "choice", "what is measured", choices=tuple(WHATS), nullable=True),
-    Param("task", None, "str", "only runs of this task", nullable=True),
-    Param("optimizer", None, "str", "only runs of this optimizer", nullable=True),
-    Param("schedule", None, "str", "only runs of this schedule", nullable=True),
-    Param("at_least", None, "float", "the value must be >= this", nullable=True),
-    Param("at_most", None, "float", "the value must be <= this", nullable=True),
-    Param("between", None, "floats", "[low, high]: low <= value <= high", length=2, nullable=True),
-    Param("name", None, "str", "a name for reports (default: built from the item)", nullable=True),
+    Param("what", None, "choice", "what is measured", choices=tuple(WHATS)),
+    Param("task", None, "str", "only runs of this task"),
+    Param("optimizer", None, "str", "only runs of this optimizer"),
+    Param("schedule", None, "str", "only runs of this schedule"),
+    Param("at_least", None, "float", "the value must be >= this"),
+    Param("at_most", None, "float", "the value must be <= this"),
+    Param("between", None, "floats", "[low, high]: low <= value <= high", length=2),
+    Param("name", None, "str", "a name for reports (default: built from the item)"),
 )
 
 
@@ -188,7 +188,7 @@ def parse_expectations(value: Any, grid: Grid) -> tuple[Expectation, ...]:
 def _item(item: Any, path: str, grid: Grid) -> Expectation:
     if not isinstance(item, Mapping):
         raise ConfigError(path, item, "a mapping such as {what: metric, at_least: 0.9}")
-    metric_param = Param("metric", None, "choice", choices=tuple(grid.metrics), nullable=True)
+    metric_param = Param("metric", None, "choice", choices=tuple(grid.metrics))
     given = resolve((*_PARAMS, metric_param), item, path)
     what = given["what"]
     if what is None:

@@ -291,8 +291,7 @@ def compare(
         Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")
     ] = Format.table,
 ) -> None:
-    """Compare two results folders; exit 1 on a regression (needs only runs.csv,
-    manifest.json and summary.csv of each)."""
+    """Compare two results folders (runs.csv, manifest.json, summary.csv); exit 1 on a regression."""
     from lrbench.report import checks as report
     from lrbench.report.ci import compare_summary
     from lrbench.sweep.compare import compare as compare_results
