@@ -29,8 +29,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix lrbench tests $(wildcard benchmarks)
 	$(VENV)/bin/ruff format lrbench tests $(wildcard benchmarks)
 
-ci-grid: $(STAMP)  ## the small CI grid, with a Markdown summary
-	$(VENV)/bin/lrbench sweep configs/ci.yaml --out results/ci --no-resume --format markdown
+ci-grid: $(STAMP)  ## the CI grid: every config of configs/ci/, expectations checked, JUnit XML
+	$(VENV)/bin/lrbench batch configs/ci/ --out-root results/ci --no-resume --check --junit results/ci/junit.xml
 
 bench: $(STAMP)  ## performance benchmark (see BENCHMARKS.md); pip install torch==2.13.0 for the PyTorch column
 	$(PY) benchmarks/bench.py

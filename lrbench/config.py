@@ -23,11 +23,13 @@ from lrbench.core.models import MODELS, model_task, resolve_model
 from lrbench.core.optimizers import OPTIMIZERS, check_cycle_momentum, resolve_optimizer
 from lrbench.core.schedules import SCHEDULES, resolve_schedule
 from lrbench.errors import ConfigError, LrbenchError
+from lrbench.expect import Expectation, Grid, parse_expectations
 from lrbench.params import Param, did_you_mean, lookup
-from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze
+from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
 
 LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-TOP_KEYS = ("name", "seeds", "tasks", "train", "lr", "optimizers", "schedules", "analysis")
+TOP_KEYS = ("name", "seeds", "tasks", "train", "lr", "optimizers", "schedules", "analysis",
+            "expect")  # fmt: skip
 TASK_KEYS = ("dataset", "model", "target", "test_size", "data_seed")
 METRIC_CHOICES = (
     "final_val_loss",
@@ -100,6 +102,7 @@ class Config:
     schedules: tuple[tuple[str, dict[str, Any]], ...]
     analysis: dict[str, Any]
     raw: dict[str, Any]
+    expect: tuple[Expectation, ...] = ()  # lrbench/expect.py; evaluated by lrbench.sweep.expect
 
     def specs(self) -> list[RunSpec]:
         """Every run of the grid, in a stable order (task, optimizer, schedule, lr, seed)."""
@@ -238,6 +241,9 @@ def validate(raw: Mapping[str, Any]) -> Config:
                 check_cycle_momentum(
                     oname, f"optimizers[{j}] with schedules[{i}].{sname}.cycle_momentum"
                 )
+    grid = Grid(tasks, optimizers, schedules, METRIC_CHOICES, analysis["metric"], analysis["target"],
+                registry_defaults(OPTIMIZERS, SCHEDULES, MODELS))  # fmt: skip
+    expect = parse_expectations(raw.get("expect"), grid)
     resolved = {
         "name": name,
         "seeds": list(seeds),
@@ -251,8 +257,9 @@ def validate(raw: Mapping[str, Any]) -> Config:
         "optimizers": [{n: _plain(p)} for n, p in optimizers],
         "schedules": [{n: _plain(p)} for n, p in schedules],
         "analysis": analysis,
+        **({"expect": [e.to_dict() for e in expect]} if expect else {}),
     }
-    return Config(name, seeds, tasks, train, lrs, optimizers, schedules, analysis, resolved)
+    return Config(name, seeds, tasks, train, lrs, optimizers, schedules, analysis, resolved, expect)
 
 
 def _unknown(mapping: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:

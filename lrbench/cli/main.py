@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lrbench.cli.batch import BaselineOpt, CheckOpt, JunitOpt, ToleranceOpt, batch, compare
 from lrbench.cli.common import (
     Format,
     ScheduleFormat,
@@ -64,14 +65,20 @@ def sweep(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Write SVG figures to <out>/plots.")
     ] = True,
+    check: CheckOpt = False,
+    baseline: BaselineOpt = None,
+    junit: JunitOpt = None,
+    tolerance: ToleranceOpt = None,
 ) -> None:
     """Train the grid of a config and report which learning rates worked."""
+    from lrbench.cli.batch import ci_json, ci_options, finish_checks
     from lrbench.config import load_config
     from lrbench.sweep import run as sweep_mod
     from lrbench.sweep.executor import default_jobs
 
     with user_errors():
         config = load_config(configs or None, set_ or ())
+        ci = ci_options(check, baseline, junit, tolerance, config.name)
         n_jobs = jobs or default_jobs()
         err = stderr()
         progress = None if quiet else _progress_printer(err)
@@ -86,10 +93,12 @@ def sweep(
         )
         if progress:
             progress.close()
+        checks = ci.run_checks(outcome, " ".join(str(c) for c in configs or ()))
     from lrbench.report import tables as report
 
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(report.summary_json(outcome), indent=2) + "\n")
+        data = {**report.summary_json(outcome), **ci_json(checks)}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is Format.markdown:
         sys.stdout.write(report.markdown(outcome))
     else:
@@ -98,6 +107,7 @@ def sweep(
             console.print(renderable)
     if not quiet and fmt is not Format.table:
         stderr().print(f"results: {outcome.out_dir}")
+    finish_checks([checks], ci, fmt)
 
 
 def _progress_printer(console: Console):
@@ -202,6 +212,8 @@ def schedule(
 
 
 app.command("find-lr")(find_lr)
+app.command()(batch)
+app.command()(compare)
 
 
 def main() -> None:
