@@ -27,19 +27,19 @@ After the last step, one more evaluation at ``t == T``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from lrbench.core import schedules
-from lrbench.core.data import Data, load_data
-from lrbench.core.models import Model, model_task
+from lrbench.core.data import Data
+from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
 from lrbench.core.optimizers import group_key as optimizer_group_key
 from lrbench.core.sharing import Rows, fork_plan
-from lrbench.spec import RunResult, RunSpec, TaskSpec
+from lrbench.core.tasks import load_task_data, steps_per_epoch
+from lrbench.spec import RunResult, RunSpec
 
 Progress = Callable[[int], None]
 
@@ -110,26 +110,6 @@ class _Rules:
             parts.append([start, start + n, opt, None if moms is None else moms[:, local]])
             start += n
         self.parts = parts
-
-
-def load_task_data(task: TaskSpec, dtype: str = "float64") -> Data:
-    """The (cached) dataset of a task, in ``dtype``."""
-    return load_data(
-        task.dataset,
-        dict(task.dataset_params),
-        task=model_task(task.model),
-        target=task.target,
-        test_size=task.test_size,
-        data_seed=task.data_seed,
-        dtype=dtype,
-    )
-
-
-def steps_per_epoch(n_train: int, batch_size: int | None) -> int:
-    """``ceil(n / batch_size)``; the last partial batch is kept. Full batch: 1."""
-    if batch_size is None or batch_size >= n_train:
-        return 1
-    return math.ceil(n_train / batch_size)
 
 
 def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
