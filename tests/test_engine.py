@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from lrbench.core.engine import _Batches, group_key, rule_key, train_group
+from lrbench.core.engine import _Batches, train_group
 from lrbench.core.optimizers import resolve_optimizer
 from lrbench.core.schedules import lr_table, resolve_schedule
+from lrbench.core.sharing import group_key, rule_key
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze
 
 DIGITS_LOGREG = TaskSpec("digits", "logreg")

@@ -1,15 +1,14 @@
 """The lockstep training engine: K configurations of one group trained as one stack.
 
 A group shares its data, model shape, batch size, number of steps and dtype (see
-:func:`group_key`); the forward and backward passes run once over the whole stack. Configurations
-are ordered by update rule (:func:`rule_key`: optimizer rule and its structural options), and
-each rule updates its own contiguous slice of the stack. Each configuration keeps its own
-learning-rate schedule, numeric hyperparameters, initialisation and minibatch order (both from
-its own seed). Parameters carry a
-leading configuration axis; every product and reduction is per configuration, so a configuration
-gives the same bits alone or in any group. Configurations that compute the same bits share one
-row of the stack until their learning rates part (:mod:`lrbench.core.sharing`); the records are kept
-per configuration.
+:func:`lrbench.core.sharing.group_key`); the forward and backward passes run once over the whole
+stack. The group arrives planned (:class:`lrbench.core.sharing.GroupPlan`): configurations are
+ordered by update rule, and each rule updates its own contiguous slice of the stack. Each
+configuration keeps its own learning-rate schedule, numeric hyperparameters, initialisation and
+minibatch order (both from its own seed). Parameters carry a leading configuration axis; every
+product and reduction is per configuration, so a configuration gives the same bits alone or in
+any group. Configurations that compute the same bits share one row of the stack until their
+learning rates part (the plan's fork plan); the records are kept per configuration.
 
 One step ``t`` (0-based) of the loop, for the configurations still running:
 
@@ -36,23 +35,11 @@ from lrbench.core import schedules
 from lrbench.core.data import Data
 from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
-from lrbench.core.optimizers import group_key as optimizer_group_key
-from lrbench.core.sharing import Rows, fork_plan
+from lrbench.core.sharing import GroupPlan, Rows, plan_group, rule_key
 from lrbench.core.tasks import load_task_data, steps_per_epoch
 from lrbench.spec import RunResult, RunSpec
 
 Progress = Callable[[int], None]
-
-
-def group_key(spec: RunSpec) -> tuple:
-    """Specs with equal keys can train together in one lockstep group."""
-    return (spec.task, spec.train)
-
-
-def rule_key(spec: RunSpec) -> tuple:
-    """Specs with equal keys share one optimizer update over a contiguous slice."""
-    cycle = bool(dict(spec.schedule_params).get("cycle_momentum", False))
-    return (optimizer_group_key(spec.optimizer, dict(spec.optimizer_params)), cycle)
 
 
 class _Rules:
@@ -175,39 +162,33 @@ class _Batches:
 
 
 def train_group(
-    specs: Sequence[RunSpec],
+    group: GroupPlan | Sequence[RunSpec],
     data: Data | None = None,
     *,
     lr_table: np.ndarray | None = None,
     probe_idx: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> list[RunResult]:
-    """Train every spec of one group in lockstep and return one result per spec, in order.
+    """Train one lockstep group and return one result per spec, in the group's order.
 
-    ``lr_table`` (shape ``(T, K)``) replaces the specs' schedules (the LR range test's ramp).
-    ``probe_idx``: per-configuration training-row indices ``(K, P)`` on which the loss is
-    measured after every update (``extra["probe_loss"]``, length ``steps_done``).
-    ``progress(n)`` is called with the number of steps completed since its last call.
+    ``group`` is planned (:func:`lrbench.core.sharing.plan_group`), or the specs of one group,
+    planned here. ``lr_table`` ``(T, K)`` replaces the specs' schedules (the LR range test's
+    ramp; specs only). ``probe_idx``: per-configuration training-row indices ``(K, P)`` on which
+    the loss is measured after every update (``extra["probe_loss"]``, length ``steps_done``);
+    nothing is shared then. ``progress(n)`` is called with the steps completed since its last
+    call.
     """
-    if not specs:
+    if not group:
         return []
-    ranks = {key: i for i, key in enumerate(dict.fromkeys(rule_key(s) for s in specs))}
-    order = sorted(range(len(specs)), key=lambda k: ranks[rule_key(specs[k])])
-    given, specs = specs, [specs[k] for k in order]
-    if lr_table is not None:
-        lr_table = np.asarray(lr_table, dtype=np.float64).reshape(-1, len(specs))[:, order]
+    plan = _as_plan(group, lr_table, probe_idx is not None)
+    specs, order = plan.specs, list(plan.order)
     if probe_idx is not None:
         probe_idx = np.asarray(probe_idx)[order]
     first = specs[0]
-    key = group_key(first)
-    for s in specs[1:]:
-        if group_key(s) != key:
-            raise ValueError("train_group needs specs of one group")
     data = load_task_data(first.task, first.train.dtype) if data is None else data
     train = first.train
     T = train.steps
     K = len(specs)
-    dtype = np.dtype(train.dtype)
     start = time.perf_counter()
 
     X, y = data.X_train, data.y_train
@@ -216,23 +197,15 @@ def train_group(
     model = Model(
         first.task.model, dict(first.task.model_params), data.n_features, n_out, train.dtype
     )
-    # Learning rates (and cycled momentum) for every step, per configuration.
-    if lr_table is None:
-        lrs = lr_tables(specs)
-    else:
-        lrs = np.array(lr_table, dtype=np.float64).reshape(T, K).astype(dtype)
-    shareable = lr_table is None and probe_idx is None
-    start_rows, forks = fork_plan([share_key(s, k, shareable) for k, s in enumerate(specs)], lrs)
-    rows = Rows(start_rows)
+    lrs, forks = plan.lrs, plan.forks
+    rows = Rows(plan.rows)
     row_specs = [specs[k] for k in rows.lead]
     params = model.init([seed_streams(s.seed)[0] for s in row_specs])
     batches = _Batches([s.seed for s in row_specs], n, train.batch_size)
     per_epoch = batches.per_epoch
     eval_every = train.eval_every or per_epoch
 
-    plateau_cols = [
-        k for k, s in enumerate(specs) if lr_table is None and schedules.is_stateful(s.schedule)
-    ]
+    plateau_cols = np.flatnonzero(plan.plateau).tolist()
     tracker = None
     if plateau_cols:
         tracker = schedules.PlateauTracker(
@@ -240,9 +213,7 @@ def train_group(
             np.array([specs[k].lr for k in plateau_cols]),
             T,
         )
-    plateau = np.zeros(K, dtype=bool)
-    plateau[plateau_cols] = True
-    plateau_mask = plateau[rows.lead]  # plateau configurations never share a row
+    plateau_mask = plan.plateau[rows.lead]  # plateau configurations never share a row
 
     rules = _Rules(row_specs, params, T)
 
@@ -379,51 +350,20 @@ def train_group(
     out: list[RunResult] = [results[0]] * len(results)
     for i, k in enumerate(order):
         out[k] = results[i]
-    assert [r.spec for r in out] == list(given)
+    assert [r.spec for r in out] == list(plan)
     return out
 
 
-def share_key(spec: RunSpec, k: int, shareable: bool = True) -> tuple:
-    """Configurations of one group with equal keys compute equal bits while their learning
-    rates agree (:mod:`lrbench.core.sharing`): same update rule, optimizer hyperparameters and seed,
-    and, with ``cycle_momentum``, the same schedule (its momentum table). ``k`` makes the key
-    unique where nothing may be shared (plateau schedules, or ``shareable`` false)."""
-    if not shareable or schedules.is_stateful(spec.schedule):
-        return ("alone", k)
-    cycle = rule_key(spec)[1]
-    schedule = (spec.schedule, spec.schedule_params, spec.lr) if cycle else None
-    return (rule_key(spec), spec.optimizer, spec.optimizer_params, spec.seed, schedule)
-
-
-def lr_tables(specs: Sequence[RunSpec]) -> np.ndarray:
-    """Every update's learning rate ``(T, K)`` of specs of one group, in the group's dtype (the
-    values the engine uses and compares)."""
-    T = specs[0].train.steps
-    lrs = np.empty((T, len(specs)))
-    for k, s in enumerate(specs):
-        lrs[:, k] = schedules.lr_table(s.schedule, dict(s.schedule_params), s.lr, T)
-    return lrs.astype(specs[0].train.dtype)
-
-
-def families(specs: Sequence[RunSpec]) -> list[list[int]]:
-    """Positions of specs of one group that may share rows (:mod:`lrbench.core.sharing`): equal
-    :func:`share_key` and the same first learning rate. Specs of different families never
-    share, so cutting a group between families loses no sharing."""
-    first = lr_tables(specs)[0] if specs else ()
-    out: dict[tuple, list[int]] = {}
-    for k, s in enumerate(specs):
-        out.setdefault((share_key(s, k), first[k]), []).append(k)
-    return list(out.values())
-
-
-def row_steps(specs: Sequence[RunSpec]) -> int:
-    """Steps of stack rows that training these specs of one group computes: ``K * T`` less what
-    shared prefixes save (divergence, unknown in advance, not counted)."""
-    if not specs:
-        return 0
-    T = specs[0].train.steps
-    rows, forks = fork_plan([share_key(s, k) for k, s in enumerate(specs)], lr_tables(specs))
-    return len(rows) * T + sum((T - t) * len(f) for t, f in forks.items())
+def _as_plan(
+    group: GroupPlan | Sequence[RunSpec], lr_table: np.ndarray | None, probe: bool
+) -> GroupPlan:
+    """The group's plan: as given, or planned here from its specs (a given ``lr_table`` replaces
+    the schedules; with probe rows, nothing is shared)."""
+    if not isinstance(group, GroupPlan):
+        return plan_group(group, lr_table, scheduled=lr_table is None, shareable=not probe)
+    if lr_table is not None or (probe and len(group.rows) < len(group)):
+        raise ValueError("a plan takes no lr_table, and probe rows need a plan sharing no row")
+    return group
 
 
 def _evaluate_initial(

@@ -218,8 +218,9 @@ def run(config: Config, settings: Settings) -> Outcome:
     """
     from threadpoolctl import threadpool_limits
 
-    from lrbench.core.engine import group_key, train_group
+    from lrbench.core.engine import train_group
     from lrbench.core.optimizers import OPTIMIZERS
+    from lrbench.core.sharing import group_key
     from lrbench.core.tasks import load_task_data, stability_bound
     from lrbench.spec import part_label, registry_defaults
 
