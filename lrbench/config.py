@@ -22,6 +22,7 @@ from lrbench.core.data import DATASETS, dataset_kind, resolve_dataset
 from lrbench.core.models import MODELS, model_task, resolve_model
 from lrbench.core.optimizers import OPTIMIZERS, check_cycle_momentum, resolve_optimizer
 from lrbench.core.schedules import SCHEDULES, resolve_schedule
+from lrbench.core.tasks import steps_per_epoch, train_size
 from lrbench.errors import ConfigError, LrbenchError
 from lrbench.expect import Expectation, Grid, parse_expectations
 from lrbench.params import Param, did_you_mean, lookup
@@ -118,15 +119,14 @@ class Config:
         return out
 
     def train_spec(self, task: TaskSpec) -> TrainSpec:
-        """Training settings for a task (epochs resolve against its training-set size)."""
+        """Training settings for a task (epochs resolve against its training-set size,
+        :func:`lrbench.core.tasks.train_size`: known without loading the data for bundled and
+        generated datasets)."""
         t = self.train
         batch = t["batch_size"]
         steps = t["steps"]
         if steps is None:
-            from lrbench.core.engine import load_task_data, steps_per_epoch
-
-            data = load_task_data(task, t["dtype"])
-            steps = t["epochs"] * steps_per_epoch(len(data.y_train), batch)
+            steps = t["epochs"] * steps_per_epoch(train_size(task, t["dtype"]), batch)
         return TrainSpec(
             steps=int(steps),
             batch_size=batch,

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from lrbench.core.engine import _Batches, group_key, rule_key, train_group
+from lrbench.core.engine import _Batches, train_group
 from lrbench.core.optimizers import resolve_optimizer
 from lrbench.core.schedules import lr_table, resolve_schedule
+from lrbench.core.sharing import group_key, rule_key
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze
 
 DIGITS_LOGREG = TaskSpec("digits", "logreg")
@@ -157,7 +158,7 @@ def test_full_batch_least_squares_matches_closed_form():
     # Closed form for gradient descent on f(w) = 0.5 mean((A w - y)^2), A = [X 1]:
     # with H = A^T A / n = sum_i lam_i v_i v_i^T and w* the minimiser, from w_0 = 0,
     # f(w_t) = f* + 0.5 sum_i lam_i c_i^2 prod_{s<t} (1 - eta_s lam_i)^2, c = V^T (w_0 - w*).
-    from lrbench.core.engine import load_task_data
+    from lrbench.core.tasks import load_task_data
 
     task = TaskSpec("regression", "linear", dataset_params=freeze({"n_samples": 200, "n_features": 5, "n_informative": 5, "noise": 3.0, "seed": 1}))  # fmt: skip
     train = TrainSpec(steps=40, batch_size=None, eval_every=1)
@@ -186,7 +187,7 @@ def test_full_batch_logreg_reaches_sklearn_optimum():
     # on a non-separable problem (label noise); full-batch Nesterov from zero gets there.
     from sklearn.linear_model import LogisticRegression
 
-    from lrbench.core.engine import load_task_data
+    from lrbench.core.tasks import load_task_data
 
     task = TaskSpec("classification", "logreg", dataset_params=freeze({"n_samples": 300, "n_features": 5, "n_informative": 3, "n_classes": 3, "flip_y": 0.2, "seed": 0}))  # fmt: skip
     train = TrainSpec(steps=3000, batch_size=None, eval_every=3000)

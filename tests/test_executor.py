@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from lrbench.config import load_config
-from lrbench.core.engine import group_key
+from lrbench.core.sharing import group_key
 from lrbench.sweep.executor import MAX_WIDTH, estimated_cost, make_groups
 
 ROOT = Path(__file__).parent.parent
@@ -258,3 +258,46 @@ def test_sorted_union_is_union1d():
         a = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
         b = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
         np.testing.assert_array_equal(_sorted_union(a, b), np.union1d(a, b))
+
+
+def test_groups_are_planned_once_and_trained_as_planned(monkeypatch):
+    """Planning tabulates each lockstep group's learning rates once (one ``lr_tables`` call a
+    group); the engine trains the plans without tabulating or planning again, and each plan
+    equals a fresh plan of its specs (reference: ``plan_group`` on the chunk's specs)."""
+    from lrbench.core import sharing
+    from lrbench.core.engine import train_group
+    from lrbench.core.sharing import plan_group
+    from lrbench.sweep import executor
+
+    cfg = load_config(
+        [ROOT / "configs" / "w1.yaml"], ["train.epochs=1", "lr=[0.01, 0.1]", "seeds=[0, 1]"]
+    )
+    specs = cfg.specs()
+    calls = []
+    original = sharing.lr_tables
+
+    def counting(group):
+        calls.append(len(group))
+        return original(group)
+
+    monkeypatch.setattr(executor, "lr_tables", counting)
+    monkeypatch.setattr(sharing, "lr_tables", counting)
+    chunks = make_groups(specs, jobs=2)
+    assert sorted(calls) == sorted(len(g) for g in _by_group_key(specs))  # once per group
+    for c in chunks:
+        fresh = plan_group(list(c))
+        assert fresh.specs == c.specs and fresh.order == c.order
+        assert np.array_equal(fresh.lrs, c.lrs) and fresh.lrs.dtype == c.lrs.dtype
+        assert (fresh.rows, fresh.forks) == (c.rows, c.forks)
+        assert np.array_equal(fresh.plateau, c.plateau)
+    calls.clear()
+    monkeypatch.setattr(sharing, "fork_plan", None)  # any planning would fail
+    results = train_group(min(chunks, key=len))
+    assert not calls and [r.spec for r in results] == list(min(chunks, key=len))
+
+
+def _by_group_key(specs):
+    groups = {}
+    for s in specs:
+        groups.setdefault(group_key(s), []).append(s)
+    return list(groups.values())

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrbench.core import engine
-from lrbench.core.engine import row_steps, share_key, train_group
+from lrbench.core import sharing
+from lrbench.core.engine import train_group
 from lrbench.core.models import Model
-from lrbench.core.sharing import Rows, fork_plan
+from lrbench.core.schedules import lr_table
+from lrbench.core.sharing import Rows, fork_plan, plan_group, row_steps, share_key
 from lrbench.spec import TrainSpec
 from tests.test_engine import DIGITS_LOGREG, DIGITS_MLP, assert_same, spec
 
@@ -113,7 +114,7 @@ def test_sharing_skips_the_work_it_claims(monkeypatch):
     # a row forks after the forward/backward pass of its fork step, which both copies share:
     # each of the 7 forks computes one forward/backward pass fewer than its update steps
     assert sum(computed) == expected - 7
-    monkeypatch.setattr(engine, "share_key", lambda s, k, shareable=True: ("alone", k))
+    monkeypatch.setattr(sharing, "share_key", lambda s, k, shareable=True: ("alone", k))
     computed.clear()
     unshared = train_group(specs)
     assert sum(computed) == len(specs) * T
@@ -133,3 +134,46 @@ def test_share_keys_separate_what_must_not_share():
     ):
         assert share_key(other, 1) != share_key(base, 0)
     assert share_key(base, 0, shareable=False) != share_key(base, 1, shareable=False)
+
+
+def test_plan_orders_by_update_rule_and_tabulates_each_schedule():
+    # Reference: the schedule module's own tables, and the input order restored by ``order``.
+    train = TrainSpec(steps=40, batch_size=32)
+    specs = [
+        spec(DIGITS_LOGREG, "adam", "cosine", 0.01, 0, train),
+        spec(DIGITS_LOGREG, "sgd", "constant", 0.1, 1, train),
+        spec(DIGITS_LOGREG, "adam", "plateau", 0.02, 0, train),
+        spec(DIGITS_LOGREG, "sgd", "step", 0.1, 1, train),
+    ]
+    plan = plan_group(specs)
+    assert list(plan) == specs and len(plan) == 4 and plan[1] is specs[1]
+    assert plan.specs == tuple(specs[k] for k in plan.order)
+    assert [s.optimizer for s in plan.specs] == ["adam", "adam", "sgd", "sgd"]  # contiguous rules
+    for k, s in enumerate(plan.specs):
+        expected = lr_table(s.schedule, dict(s.schedule_params), s.lr, 40)
+        assert np.array_equal(plan.lrs[:, k], expected)
+    assert plan.plateau.tolist() == [False, True, False, False]
+    # by hand: sgd constant and step (seed 1) share a row until step's first milestone, 0.5 x 40
+    assert plan.rows == [[0], [1], [2, 3]] and plan.forks == {20: [(2, 3, [3])]}
+    assert plan.row_steps == row_steps(specs) == 3 * 40 + 20
+    # a given table (the range test) replaces the schedules: no plateau tracking, no sharing
+    ramp = np.geomspace(1e-4, 1.0, 40)[:, None].repeat(4, axis=1)
+    fixed = plan_group(specs, ramp, scheduled=False)
+    assert not fixed.plateau.any() and len(fixed.rows) == 4 and not fixed.forks
+    assert np.array_equal(fixed.lrs, ramp)
+
+
+def test_a_plan_is_trained_without_planning_again(monkeypatch):
+    specs = shared_group(DIGITS_LOGREG)
+    plan = plan_group(specs)
+    by_specs = train_group(specs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("planned again")
+
+    monkeypatch.setattr(sharing, "lr_tables", refuse)
+    monkeypatch.setattr(sharing, "fork_plan", refuse)
+    monkeypatch.setattr(sharing, "plan_group", refuse)
+    for a, b in zip(train_group(plan), by_specs):
+        assert a.spec == b.spec
+        assert_same(a, b)

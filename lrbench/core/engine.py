@@ -1,135 +1,51 @@
 """The lockstep training engine: K configurations of one group trained as one stack.
 
-A group shares its data, model shape, batch size, number of steps and dtype (see
-:func:`group_key`); the forward and backward passes run once over the whole stack. Configurations
-are ordered by update rule (:func:`rule_key`: optimizer rule and its structural options), and
-each rule updates its own contiguous slice of the stack. Each configuration keeps its own
-learning-rate schedule, numeric hyperparameters, initialisation and minibatch order (both from
-its own seed). Parameters carry a
-leading configuration axis; every product and reduction is per configuration, so a configuration
-gives the same bits alone or in any group. Configurations that compute the same bits share one
-row of the stack until their learning rates part (:mod:`lrbench.core.sharing`); the records are kept
-per configuration.
+A group shares its data, model, batch size, steps and dtype (:func:`lrbench.core.sharing.group_key`)
+and arrives planned (:class:`lrbench.core.sharing.GroupPlan`): configurations ordered by update
+rule (each rule updates a contiguous slice of the stack), every update's learning rate, and the
+fork plan (which configurations share a row until their learning rates part). Each
+configuration keeps its own schedule, hyperparameters, initialisation and minibatch order (both
+from its own seed). Parameters carry a leading configuration axis and every product and
+reduction is per configuration, so a configuration gives the same bits alone, in any group, or
+on a shared row.
 
-One step ``t`` (0-based) of the loop, for the configurations still running:
+What the loop changes lives in two objects: the stack (:class:`_Stack`: each row's parameters,
+update rule, minibatches, divergence threshold, learning rates and plateau state, forked,
+dropped and reindexed together) and the records (:class:`_Records`: per-configuration logs and
+evaluations, and the results built from them). Step ``t`` (0-based) of the loop:
 
-1. at an evaluation point (``t == 0``, every ``eval_every`` steps): full training loss,
-   validation loss and accuracy; a plateau schedule observes the validation loss;
-2. forward and backward pass on each configuration's minibatch: the minibatch loss logged for
-   step ``t`` is this one, computed before the update;
-3. divergence check: a non-finite minibatch loss or one above ``divergence_factor`` times the
-   initial full training loss stops the configuration (status ``diverged``); it is dropped
-   from the stack and its curve ends at step ``t``;
-4. the optimizer update with learning rate ``lr_t`` (and momentum, for ``cycle_momentum``).
+1. evaluation, at ``t == 0`` and every ``eval_every`` steps: full training loss, validation
+   loss and accuracy; ``t == 0`` sets the divergence thresholds, later ones feed plateau
+   schedules; a non-finite loss stops the configuration;
+2. forward and backward pass on each row's minibatch (the minibatch loss logged for step ``t``
+   is this one, before the update);
+3. fork: rows whose configurations' learning rates part at ``t`` are copied (after the pass,
+   which the copies share);
+4. learning rates ``lr_t`` (a plateau schedule's as it stands), logged with the loss;
+5. divergence: a non-finite minibatch loss, or one above ``divergence_factor`` times the initial
+   full training loss, stops the configuration (``diverged``; its curve ends at step ``t``);
+6. the optimizer update with ``lr_t`` (and momentum, for ``cycle_momentum``);
+7. for the LR range test, the loss on fixed probe rows after the update.
 
 After the last step, one more evaluation at ``t == T``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from lrbench.core import schedules
-from lrbench.core.data import Data, load_data
-from lrbench.core.models import Model, model_task
+from lrbench.core.data import Data
+from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
-from lrbench.core.optimizers import group_key as optimizer_group_key
-from lrbench.core.sharing import Rows, fork_plan
-from lrbench.spec import RunResult, RunSpec, TaskSpec
+from lrbench.core.sharing import Fork, GroupPlan, Rows, plan_group, rule_key
+from lrbench.core.tasks import load_task_data, steps_per_epoch
+from lrbench.spec import RunResult, RunSpec, TrainSpec
 
 Progress = Callable[[int], None]
-
-
-def group_key(spec: RunSpec) -> tuple:
-    """Specs with equal keys can train together in one lockstep group."""
-    return (spec.task, spec.train)
-
-
-def rule_key(spec: RunSpec) -> tuple:
-    """Specs with equal keys share one optimizer update over a contiguous slice."""
-    cycle = bool(dict(spec.schedule_params).get("cycle_momentum", False))
-    return (optimizer_group_key(spec.optimizer, dict(spec.optimizer_params)), cycle)
-
-
-class _Rules:
-    """The optimizers of a group: one per update rule, each on a contiguous slice of the stack
-    (with its cycled-momentum table when ``cycle_momentum`` is on)."""
-
-    def __init__(self, specs: Sequence[RunSpec], params: list[np.ndarray], T: int) -> None:
-        dtype = params[0].dtype
-        self.parts: list[list] = []
-        start = 0
-        keys = [rule_key(s) for s in specs]
-        while start < len(specs):
-            stop = start
-            while stop < len(specs) and keys[stop] == keys[start]:
-                stop += 1
-            chunk = specs[start:stop]
-            cycle = keys[start][1]
-            moms = None
-            if cycle:
-                moms = np.empty((T, stop - start))
-                for k, s in enumerate(chunk):
-                    table = schedules.momentum_table(s.schedule, dict(s.schedule_params), T)
-                    moms[:, k] = table if table is not None else _own_momentum(s)
-                moms = moms.astype(dtype)
-            sub = [p[start:stop] for p in params]
-            opt = Optimizer(
-                chunk[0].optimizer,
-                [dict(s.optimizer_params) for s in chunk],
-                sub,
-                cycle_momentum=cycle,
-            )
-            self.parts.append([start, stop, opt, moms])
-            start = stop
-
-    def update(
-        self, params: list[np.ndarray], grads: list[np.ndarray], lr: np.ndarray, t: int
-    ) -> None:
-        for a, b, opt, moms in self.parts:
-            opt.update(
-                [p[a:b] for p in params],
-                [g[a:b] for g in grads],
-                lr[a:b],
-                None if moms is None else moms[t],
-            )
-
-    def keep(self, keep: np.ndarray) -> None:
-        parts = []
-        start = 0
-        for a, b, opt, moms in self.parts:
-            local = keep[(keep >= a) & (keep < b)] - a
-            if local.size == 0:
-                continue
-            opt.keep(local)
-            n = local.size
-            parts.append([start, start + n, opt, None if moms is None else moms[:, local]])
-            start += n
-        self.parts = parts
-
-
-def load_task_data(task: TaskSpec, dtype: str = "float64") -> Data:
-    """The (cached) dataset of a task, in ``dtype``."""
-    return load_data(
-        task.dataset,
-        dict(task.dataset_params),
-        task=model_task(task.model),
-        target=task.target,
-        test_size=task.test_size,
-        data_seed=task.data_seed,
-        dtype=dtype,
-    )
-
-
-def steps_per_epoch(n_train: int, batch_size: int | None) -> int:
-    """``ceil(n / batch_size)``; the last partial batch is kept. Full batch: 1."""
-    if batch_size is None or batch_size >= n_train:
-        return 1
-    return math.ceil(n_train / batch_size)
 
 
 def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -194,264 +110,338 @@ class _Batches:
         self.one_seed = row_seed.size > 0 and bool((row_seed == row_seed[0]).all())
 
 
+class _Rules:
+    """The optimizers of a group: one per update rule, each on a contiguous slice of the stack
+    (with its cycled-momentum table when ``cycle_momentum`` is on)."""
+
+    def __init__(self, specs: Sequence[RunSpec], params: list[np.ndarray], T: int) -> None:
+        dtype = params[0].dtype
+        self.parts: list[list] = []
+        start = 0
+        keys = [rule_key(s) for s in specs]
+        while start < len(specs):
+            stop = start
+            while stop < len(specs) and keys[stop] == keys[start]:
+                stop += 1
+            chunk = specs[start:stop]
+            cycle = keys[start][1]
+            moms = None
+            if cycle:
+                moms = np.empty((T, stop - start))
+                for k, s in enumerate(chunk):
+                    table = schedules.momentum_table(s.schedule, dict(s.schedule_params), T)
+                    moms[:, k] = table if table is not None else _own_momentum(s)
+                moms = moms.astype(dtype)
+            sub = [p[start:stop] for p in params]
+            opt = Optimizer(
+                chunk[0].optimizer,
+                [dict(s.optimizer_params) for s in chunk],
+                sub,
+                cycle_momentum=cycle,
+            )
+            self.parts.append([start, stop, opt, moms])
+            start = stop
+
+    def update(
+        self, params: list[np.ndarray], grads: list[np.ndarray], lr: np.ndarray, t: int
+    ) -> None:
+        for a, b, opt, moms in self.parts:
+            opt.update(
+                [p[a:b] for p in params],
+                [g[a:b] for g in grads],
+                lr[a:b],
+                None if moms is None else moms[t],
+            )
+
+    def keep(self, keep: np.ndarray) -> None:
+        parts = []
+        start = 0
+        for a, b, opt, moms in self.parts:
+            local = keep[(keep >= a) & (keep < b)] - a
+            if local.size == 0:
+                continue
+            opt.keep(local)
+            n = local.size
+            parts.append([start, start + n, opt, None if moms is None else moms[:, local]])
+            start += n
+        self.parts = parts
+
+
+class _Stack:
+    """The configurations still training, as the rows of one stack.
+
+    Per row: parameters (``params``, each ``(rows, ...)``), update rule (``rules``), minibatch
+    stream (``batches``), divergence threshold (``threshold``), learning rate of every update
+    (``row_lrs``, ``(T, rows)``) and whether a plateau schedule sets it (``plateau``, with its
+    ``tracker``). ``rows`` says which configurations ride on which row. :meth:`fork` and
+    :meth:`drop` change the rows; every per-row array follows (:meth:`_reindex`).
+    """
+
+    def __init__(self, plan: GroupPlan, model: Model, n_train: int) -> None:
+        train = plan.specs[0].train
+        self.lrs = plan.lrs
+        self.rows = Rows(plan.rows)
+        leads = [plan.specs[k] for k in self.rows.lead]
+        self.params = model.init([seed_streams(s.seed)[0] for s in leads])
+        self.batches = _Batches([s.seed for s in leads], n_train, train.batch_size)
+        self.rules = _Rules(leads, self.params, train.steps)
+        self.threshold = np.full(len(self.rows), np.inf)  # set by the evaluation at t = 0
+        self.row_lrs = self.lrs[:, self.rows.lead]
+        self.plateau = plan.plateau[self.rows.lead]  # plateau configurations never share a row
+        self.tracker = None
+        if plan.plateau.any():
+            cols = np.flatnonzero(plan.plateau)
+            self.tracker = schedules.PlateauTracker(
+                [dict(plan.specs[k].schedule_params) for k in cols],
+                np.array([plan.specs[k].lr for k in cols]),
+                train.steps,
+            )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def learning_rates(self, t: int) -> np.ndarray:
+        """Each row's learning rate for update ``t`` (a plateau schedule's as it stands)."""
+        lr = self.row_lrs[t]
+        if self.tracker is not None:
+            lr = lr.copy()
+            lr[self.plateau] = self.tracker.lr(t)
+        return lr
+
+    def observe(self, val_loss: np.ndarray, t: int) -> None:
+        """Plateau schedules see the validation loss of evaluation ``t``."""
+        if self.tracker is not None:
+            self.tracker.observe(val_loss[self.plateau], t)
+
+    def fork(self, forks: Sequence[Fork]) -> np.ndarray | None:
+        """Make the forks of one step; returns the stack index applied (None: nothing forked)."""
+        idx = self.rows.fork(forks)
+        if idx is not None:
+            self._reindex(idx)
+        return idx
+
+    def drop(self, bad: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Remove the rows where ``bad`` is true; returns the rows kept (a stack index) and
+        the configurations removed."""
+        keep, gone = self.rows.drop(bad)
+        self._reindex(keep)
+        return keep, gone
+
+    def _reindex(self, idx: np.ndarray) -> None:
+        """Keep, reorder or repeat rows of everything kept per row (``rows`` has changed)."""
+        self.row_lrs = self.lrs[:, self.rows.lead]
+        self.params = [p[idx] for p in self.params]
+        self.rules.keep(idx)
+        self.batches.keep(idx)
+        self.threshold = self.threshold[idx]
+        if self.tracker is not None:
+            position = np.cumsum(self.plateau) - 1  # row -> the tracker's column
+            self.tracker.keep(position[idx[self.plateau[idx]]])
+        self.plateau = self.plateau[idx]
+
+
+class _Records:
+    """What the engine records, per configuration ``k`` (of ``plan.specs``): the minibatch loss
+    and learning rate every ``log_every`` steps, the evaluations, the probe losses (LR range
+    test) and where each configuration stopped. A row's values go to every configuration on it
+    (:meth:`lrbench.core.sharing.Rows.spread`). :meth:`results` builds the run results."""
+
+    def __init__(self, K: int, train: TrainSpec, per_epoch: int, probe: bool) -> None:
+        T = train.steps
+        self.log_every = train.log_every
+        self.log_steps = np.arange(0, T, train.log_every)
+        self.lr = np.full((len(self.log_steps), K), np.nan)
+        self.loss = np.full((len(self.log_steps), K), np.nan)
+        eval_steps = sorted(set(range(0, T, train.eval_every or per_epoch)) | {T})
+        self.eval_steps = eval_steps
+        self.eval_at = {step: i for i, step in enumerate(eval_steps)}  # step -> evaluation
+        self.train_loss = np.full((len(eval_steps), K), np.nan)
+        self.val_loss = np.full((len(eval_steps), K), np.nan)
+        self.val_accuracy = np.full((len(eval_steps), K), np.nan)
+        self.probe_loss = np.full((T, K), np.nan) if probe else None
+        self.steps_done = np.full(K, T)
+        self.diverged_at: list[int | None] = [None] * K
+
+    def log(self, t: int, rows: Rows, loss: np.ndarray, lr: np.ndarray) -> None:
+        """Minibatch loss and learning rate of step ``t``, if ``t`` is a logged step."""
+        if t % self.log_every == 0:
+            i = t // self.log_every
+            self.loss[i, rows.owners] = rows.spread(loss)
+            self.lr[i, rows.owners] = rows.spread(lr)
+
+    def evaluation(
+        self, t: int, rows: Rows, train: np.ndarray, val: np.ndarray, acc: np.ndarray | None
+    ) -> None:
+        """The evaluation at step ``t``: per-row losses and accuracy."""
+        i = self.eval_at[t]
+        self.train_loss[i, rows.owners] = rows.spread(train)
+        self.val_loss[i, rows.owners] = rows.spread(val)
+        if acc is not None:
+            self.val_accuracy[i, rows.owners] = rows.spread(acc)
+
+    def probe(self, t: int, rows: Rows, loss: np.ndarray) -> None:
+        """The probe loss after update ``t`` (the range test shares no row)."""
+        assert self.probe_loss is not None
+        self.probe_loss[t, rows.lead] = loss
+
+    def diverged(self, configurations: list[int], t: int) -> None:
+        """These configurations stopped at step ``t``."""
+        for k in configurations:
+            self.diverged_at[k] = t
+            self.steps_done[k] = t
+
+    def results(self, plan: GroupPlan, per_epoch: int, wall_s: float) -> list[RunResult]:
+        """One result per spec, in the order the specs were given. A curve ends at the step where
+        the configuration stopped (its offending loss logged) or at the last update."""
+        results = []
+        for k, s in enumerate(plan.specs):
+            done, stop = int(self.steps_done[k]), self.diverged_at[k]
+            n_log = int(
+                np.searchsorted(
+                    self.log_steps, done if stop is not None else done - 1, side="right"
+                )
+            )
+            n_eval = int(np.searchsorted(self.eval_steps, done, side="right"))
+            extra = {}
+            if self.probe_loss is not None:
+                extra["probe_loss"] = self.probe_loss[:done, k].copy()
+            results.append(
+                RunResult(
+                    spec=s,
+                    status="diverged" if stop is not None else "ok",
+                    steps_done=done,
+                    diverged_at=stop,
+                    log_step=self.log_steps[:n_log].copy(),
+                    log_lr=self.lr[:n_log, k].copy(),
+                    log_loss=self.loss[:n_log, k].copy(),
+                    eval_step=np.asarray(self.eval_steps[:n_eval]),
+                    eval_train_loss=self.train_loss[:n_eval, k].copy(),
+                    eval_val_loss=self.val_loss[:n_eval, k].copy(),
+                    eval_val_accuracy=self.val_accuracy[:n_eval, k].copy(),
+                    steps_per_epoch=per_epoch,
+                    wall_s=wall_s,
+                    extra=extra,
+                )
+            )
+        out = [results[0]] * len(results)
+        for i, k in enumerate(plan.order):
+            out[k] = results[i]
+        return out
+
+
 def train_group(
-    specs: Sequence[RunSpec],
+    group: GroupPlan | Sequence[RunSpec],
     data: Data | None = None,
     *,
     lr_table: np.ndarray | None = None,
     probe_idx: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> list[RunResult]:
-    """Train every spec of one group in lockstep and return one result per spec, in order.
+    """Train one lockstep group and return one result per spec, in the group's order.
 
-    ``lr_table`` (shape ``(T, K)``) replaces the specs' schedules (the LR range test's ramp).
-    ``probe_idx``: per-configuration training-row indices ``(K, P)`` on which the loss is
-    measured after every update (``extra["probe_loss"]``, length ``steps_done``).
-    ``progress(n)`` is called with the number of steps completed since its last call.
+    ``group`` is planned (:func:`lrbench.core.sharing.plan_group`), or the specs of one group,
+    planned here. ``lr_table`` ``(T, K)`` replaces the specs' schedules (the LR range test's
+    ramp; specs only). ``probe_idx``: per-configuration training-row indices ``(K, P)`` on which
+    the loss is measured after every update (``extra["probe_loss"]``, length ``steps_done``);
+    nothing is shared then. ``progress(n)`` is called with the steps completed since its last
+    call.
     """
-    if not specs:
+    if not group:
         return []
-    ranks = {key: i for i, key in enumerate(dict.fromkeys(rule_key(s) for s in specs))}
-    order = sorted(range(len(specs)), key=lambda k: ranks[rule_key(specs[k])])
-    given, specs = specs, [specs[k] for k in order]
-    if lr_table is not None:
-        lr_table = np.asarray(lr_table, dtype=np.float64).reshape(-1, len(specs))[:, order]
+    plan = _as_plan(group, lr_table, probe_idx is not None)
     if probe_idx is not None:
-        probe_idx = np.asarray(probe_idx)[order]
-    first = specs[0]
-    key = group_key(first)
-    for s in specs[1:]:
-        if group_key(s) != key:
-            raise ValueError("train_group needs specs of one group")
+        probe_idx = np.asarray(probe_idx)[list(plan.order)]
+    first = plan.specs[0]
     data = load_task_data(first.task, first.train.dtype) if data is None else data
-    train = first.train
-    T = train.steps
-    K = len(specs)
-    dtype = np.dtype(train.dtype)
+    train, T, X, y = first.train, first.train.steps, data.X_train, data.y_train
     start = time.perf_counter()
-
-    X, y = data.X_train, data.y_train
-    n = X.shape[0]
-    n_out = data.n_classes if data.n_classes else 1
+    n_out = data.n_classes or 1  # regression: one output
     model = Model(
         first.task.model, dict(first.task.model_params), data.n_features, n_out, train.dtype
     )
-    # Learning rates (and cycled momentum) for every step, per configuration.
-    if lr_table is None:
-        lrs = lr_tables(specs)
-    else:
-        lrs = np.array(lr_table, dtype=np.float64).reshape(T, K).astype(dtype)
-    shareable = lr_table is None and probe_idx is None
-    start_rows, forks = fork_plan([share_key(s, k, shareable) for k, s in enumerate(specs)], lrs)
-    rows = Rows(start_rows)
-    row_specs = [specs[k] for k in rows.lead]
-    params = model.init([seed_streams(s.seed)[0] for s in row_specs])
-    batches = _Batches([s.seed for s in row_specs], n, train.batch_size)
-    per_epoch = batches.per_epoch
-    eval_every = train.eval_every or per_epoch
-
-    plateau_cols = [
-        k for k, s in enumerate(specs) if lr_table is None and schedules.is_stateful(s.schedule)
-    ]
-    tracker = None
-    if plateau_cols:
-        tracker = schedules.PlateauTracker(
-            [dict(specs[k].schedule_params) for k in plateau_cols],
-            np.array([specs[k].lr for k in plateau_cols]),
-            T,
-        )
-    plateau = np.zeros(K, dtype=bool)
-    plateau[plateau_cols] = True
-    plateau_mask = plateau[rows.lead]  # plateau configurations never share a row
-
-    rules = _Rules(row_specs, params, T)
-
-    # Records, indexed by original configuration number.
-    log_steps = np.arange(0, T, train.log_every)
-    log_lr = np.full((len(log_steps), K), np.nan)
-    log_loss = np.full((len(log_steps), K), np.nan)
-    eval_steps = sorted(set(range(0, T, eval_every)) | {T})
-    ev_train = np.full((len(eval_steps), K), np.nan)
-    ev_val = np.full((len(eval_steps), K), np.nan)
-    ev_acc = np.full((len(eval_steps), K), np.nan)
-    probe_loss = np.full((T, K), np.nan) if probe_idx is not None else None
-    steps_done = np.full(K, T)
-    diverged_at: list[int | None] = [None] * K
-
-    threshold = np.full(len(rows), np.inf)
-    eval_pos = 0
+    stack = _Stack(plan, model, len(y))
+    per_epoch = stack.batches.per_epoch
+    records = _Records(len(plan), train, per_epoch, probe_idx is not None)
     reported = 0
 
-    row_lrs = lrs[:, rows.lead]
-
-    def reindex(idx: np.ndarray) -> None:
-        """Keep, reorder or repeat rows of the stack and of everything kept per row (``rows``
-        has already changed)."""
-        nonlocal params, threshold, plateau_mask, row_lrs
-        row_lrs = lrs[:, rows.lead]
-        params = [p[idx] for p in params]
-        rules.keep(idx)
-        batches.keep(idx)
-        threshold = threshold[idx]
-        if tracker is not None:
-            position = np.cumsum(plateau_mask) - 1
-            tracker.keep(position[idx[plateau_mask[idx]]])
-        plateau_mask = plateau_mask[idx]
-
-    def drop(bad: np.ndarray, t: int) -> np.ndarray:
-        keep, gone = rows.drop(bad)
-        for k in gone:
-            diverged_at[k] = t
-            steps_done[k] = t
-        reindex(keep)
-        return keep
-
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # overflow in a diverging configuration is expected
         for t in range(T + 1):
-            if len(rows) == 0:
-                break
-            if eval_pos < len(eval_steps) and eval_steps[eval_pos] == t:
-                if t == 0:  # fresh parameters: evaluate each distinct initialisation once
-                    tr_loss, va_loss, va_acc = _evaluate_initial(model, params, row_specs, data)
-                else:
-                    tr_loss, _ = model.evaluate(params, X, y, accuracy=False)
-                    va_loss, va_acc = model.evaluate(params, data.X_val, data.y_val)
-                ev_train[eval_pos, rows.owners] = rows.spread(tr_loss)
-                ev_val[eval_pos, rows.owners] = rows.spread(va_loss)
-                if va_acc is not None:
-                    ev_acc[eval_pos, rows.owners] = rows.spread(va_acc)
+            if t in records.eval_at:  # 1. evaluation (t = 0 also sets the divergence thresholds)
+                tr_loss, va_loss, va_acc = _evaluate(model, stack, plan, data, t)
+                records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc)
                 if t == 0:
-                    threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
-                eval_pos += 1
+                    stack.threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
+                elif t < T:
+                    stack.observe(va_loss, t)
                 bad = ~(np.isfinite(tr_loss) & np.isfinite(va_loss))
-                if tracker is not None and t < T and t > 0:
-                    tracker.observe(va_loss[plateau_mask], t)
                 if bad.any():
-                    drop(bad, t)
-                    if len(rows) == 0:
-                        break
-            if t == T:
+                    records.diverged(stack.drop(bad)[1], t)
+            if t == T or not stack:
                 break
-
-            Xb, yb = batches.take(X, y, t)
-            loss, grads = model.loss_and_grad(params, Xb, yb)
-            if t in forks:
-                idx = rows.fork(forks[t])
-                if idx is not None:
-                    reindex(idx)
-                    loss = loss[idx]
-                    grads = [g[idx] for g in grads]
-            lr = row_lrs[t]
-            if tracker is not None:
-                lr = lr.copy()
-                lr[plateau_mask] = tracker.lr(t)
-            if t % train.log_every == 0:
-                row = t // train.log_every
-                log_loss[row, rows.owners] = rows.spread(loss)
-                log_lr[row, rows.owners] = rows.spread(lr)
-            bad = ~np.isfinite(loss) | (loss > threshold)
+            # 2. forward and backward pass on each row's minibatch
+            Xb, yb = stack.batches.take(X, y, t)
+            loss, grads = model.loss_and_grad(stack.params, Xb, yb)
+            # 3. fork the rows whose learning rates part at t (the copies share the pass)
+            idx = stack.fork(plan.forks[t]) if t in plan.forks else None
+            if idx is not None:
+                loss, grads = loss[idx], [g[idx] for g in grads]
+            # 4. learning rates, logged with the minibatch loss
+            lr = stack.learning_rates(t)
+            records.log(t, stack.rows, loss, lr)
+            # 5. divergence: drop rows whose loss is not finite or above their threshold
+            bad = ~np.isfinite(loss) | (loss > stack.threshold)
             if bad.any():
-                keep = drop(bad, t)
-                if len(rows) == 0:
+                keep, gone = stack.drop(bad)
+                records.diverged(gone, t)
+                if not stack:
                     break
-                grads = [g[keep] for g in grads]
-                lr = lr[keep]
-            rules.update(params, grads, lr, t)
-            if probe_idx is not None:  # never shared: one row per configuration
-                probe = probe_idx[rows.lead]
-                p_loss, _ = model.loss_and_grad(params, X[probe], y[probe])
-                probe_loss[t, rows.lead] = p_loss
+                grads, lr = [g[keep] for g in grads], lr[keep]
+            # 6. the optimizer update
+            stack.rules.update(stack.params, grads, lr, t)
+            # 7. the range test's probe loss after the update (one row per configuration)
+            if probe_idx is not None:
+                probe = probe_idx[stack.rows.lead]
+                p_loss, _ = model.loss_and_grad(stack.params, X[probe], y[probe])
+                records.probe(t, stack.rows, p_loss)
             if progress is not None and (t + 1) % per_epoch == 0:
                 progress(t + 1 - reported)
                 reported = t + 1
     if progress is not None and T > reported:
         progress(T - reported)
-
-    wall = (time.perf_counter() - start) / K
-    results = []
-    for k, s in enumerate(specs):
-        done = int(steps_done[k])
-        n_log = int(np.searchsorted(log_steps, done, side="right"))
-        if diverged_at[k] is None:
-            n_log = int(np.searchsorted(log_steps, done - 1, side="right"))
-        n_eval = int(np.searchsorted(eval_steps, done, side="right"))
-        extra = {}
-        if probe_loss is not None:
-            extra["probe_loss"] = probe_loss[:done, k].copy()
-        results.append(
-            RunResult(
-                spec=s,
-                status="diverged" if diverged_at[k] is not None else "ok",
-                steps_done=done,
-                diverged_at=diverged_at[k],
-                log_step=log_steps[:n_log].copy(),
-                log_lr=log_lr[:n_log, k].copy(),
-                log_loss=log_loss[:n_log, k].copy(),
-                eval_step=np.asarray(eval_steps[:n_eval]),
-                eval_train_loss=ev_train[:n_eval, k].copy(),
-                eval_val_loss=ev_val[:n_eval, k].copy(),
-                eval_val_accuracy=ev_acc[:n_eval, k].copy(),
-                steps_per_epoch=per_epoch,
-                wall_s=wall,
-                extra=extra,
-            )
-        )
-    out: list[RunResult] = [results[0]] * len(results)
-    for i, k in enumerate(order):
-        out[k] = results[i]
-    assert [r.spec for r in out] == list(given)
-    return out
+    return records.results(plan, per_epoch, (time.perf_counter() - start) / len(plan))
 
 
-def share_key(spec: RunSpec, k: int, shareable: bool = True) -> tuple:
-    """Configurations of one group with equal keys compute equal bits while their learning
-    rates agree (:mod:`lrbench.core.sharing`): same update rule, optimizer hyperparameters and seed,
-    and, with ``cycle_momentum``, the same schedule (its momentum table). ``k`` makes the key
-    unique where nothing may be shared (plateau schedules, or ``shareable`` false)."""
-    if not shareable or schedules.is_stateful(spec.schedule):
-        return ("alone", k)
-    cycle = rule_key(spec)[1]
-    schedule = (spec.schedule, spec.schedule_params, spec.lr) if cycle else None
-    return (rule_key(spec), spec.optimizer, spec.optimizer_params, spec.seed, schedule)
+def _as_plan(
+    group: GroupPlan | Sequence[RunSpec], lr_table: np.ndarray | None, probe: bool
+) -> GroupPlan:
+    """The group's plan: as given, or planned here from its specs (a given ``lr_table`` replaces
+    the schedules; with probe rows, nothing is shared)."""
+    if not isinstance(group, GroupPlan):
+        return plan_group(group, lr_table, scheduled=lr_table is None, shareable=not probe)
+    if lr_table is not None or (probe and len(group.rows) < len(group)):
+        raise ValueError("a plan takes no lr_table, and probe rows need a plan sharing no row")
+    return group
 
 
-def lr_tables(specs: Sequence[RunSpec]) -> np.ndarray:
-    """Every update's learning rate ``(T, K)`` of specs of one group, in the group's dtype (the
-    values the engine uses and compares)."""
-    T = specs[0].train.steps
-    lrs = np.empty((T, len(specs)))
-    for k, s in enumerate(specs):
-        lrs[:, k] = schedules.lr_table(s.schedule, dict(s.schedule_params), s.lr, T)
-    return lrs.astype(specs[0].train.dtype)
-
-
-def families(specs: Sequence[RunSpec]) -> list[list[int]]:
-    """Positions of specs of one group that may share rows (:mod:`lrbench.core.sharing`): equal
-    :func:`share_key` and the same first learning rate. Specs of different families never
-    share, so cutting a group between families loses no sharing."""
-    first = lr_tables(specs)[0] if specs else ()
-    out: dict[tuple, list[int]] = {}
-    for k, s in enumerate(specs):
-        out.setdefault((share_key(s, k), first[k]), []).append(k)
-    return list(out.values())
-
-
-def row_steps(specs: Sequence[RunSpec]) -> int:
-    """Steps of stack rows that training these specs of one group computes: ``K * T`` less what
-    shared prefixes save (divergence, unknown in advance, not counted)."""
-    if not specs:
-        return 0
-    T = specs[0].train.steps
-    rows, forks = fork_plan([share_key(s, k) for k, s in enumerate(specs)], lr_tables(specs))
-    return len(rows) * T + sum((T - t) * len(f) for t, f in forks.items())
+def _evaluate(
+    model: Model, stack: _Stack, plan: GroupPlan, data: Data, t: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Each row's full training loss, validation loss and accuracy (at ``t == 0``, each
+    distinct initialisation once)."""
+    if t == 0:
+        seeds = [plan.specs[k].seed for k in stack.rows.lead]
+        return _evaluate_initial(model, stack.params, seeds, data)
+    tr_loss, _ = model.evaluate(stack.params, data.X_train, data.y_train, accuracy=False)
+    va_loss, va_acc = model.evaluate(stack.params, data.X_val, data.y_val)
+    return tr_loss, va_loss, va_acc
 
 
 def _evaluate_initial(
-    model: Model, params: list[np.ndarray], specs: Sequence[RunSpec], data: Data
+    model: Model, params: list[np.ndarray], seeds: Sequence[int], data: Data
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Training loss, validation loss and accuracy of freshly initialised rows, computing each
     distinct initialisation once (``mlp`` draws from the seed; the others start at zero)."""
-    keys = [s.seed if model.name == "mlp" else 0 for s in specs]
+    keys = list(seeds) if model.name == "mlp" else [0] * len(seeds)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     distinct = [p[first] for p in params]
     tr_loss, _ = model.evaluate(distinct, data.X_train, data.y_train, accuracy=False)

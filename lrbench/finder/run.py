@@ -209,19 +209,6 @@ def probe_rows(n_train: int, size: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n_train, size, replace=False))
 
 
-def stability_bound(task: TaskSpec, dtype: str = "float64") -> float | None:
-    """``2/L`` of the full-batch training loss for ``logreg`` and ``linear`` (models.smoothness),
-    else None. Plain gradient descent is stable below it (heavy-ball momentum mu: 2(1+mu)/L)."""
-    from lrbench.core.engine import load_task_data
-    from lrbench.core.models import smoothness
-
-    if task.model not in ("logreg", "linear"):
-        return None
-    data = load_task_data(task, dtype)
-    L = smoothness(task.model, data.X_train, data.y_train, data.n_classes)
-    return 2.0 / L if L else None
-
-
 def run(config: Config, settings: Settings) -> Outcome:
     """Run the range test for every task x optimizer of ``config`` and analyse it.
 
@@ -231,8 +218,10 @@ def run(config: Config, settings: Settings) -> Outcome:
     """
     from threadpoolctl import threadpool_limits
 
-    from lrbench.core.engine import group_key, load_task_data, train_group
+    from lrbench.core.engine import train_group
     from lrbench.core.optimizers import OPTIMIZERS
+    from lrbench.core.sharing import group_key
+    from lrbench.core.tasks import load_task_data, stability_bound
     from lrbench.spec import part_label, registry_defaults
 
     warnings = settings.check()

@@ -290,7 +290,7 @@ def summary_json(outcome) -> dict[str, Any]:
 def validate_table(cfg, specs, groups) -> Group:
     """``lrbench validate``: the grid size and its lockstep groups, with the optimizer steps
     each group computes once shared prefixes are counted once (:mod:`lrbench.core.sharing`)."""
-    from lrbench.core.engine import row_steps
+    from lrbench.core.sharing import row_steps
 
     table = Table(
         title=f"{cfg.name}: {len(specs)} runs in {len(groups)} lockstep groups",

@@ -21,8 +21,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
-from lrbench.core.engine import families, group_key, row_steps, train_group
+import numpy as np
+
+from lrbench.core.engine import train_group
 from lrbench.core.optimizers import group_key as optimizer_group_key
+from lrbench.core.sharing import GroupPlan, families, group_key, lr_tables, plan_group
 from lrbench.spec import RunResult, RunSpec
 from lrbench.sweep.store import ResultsDir, run_texts
 
@@ -73,10 +76,10 @@ class Executed:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a sweep will do: runs already finished and groups still to train."""
+    """What a sweep will do: runs already finished and groups still to train (planned)."""
 
     done: dict[str, RunResult]
-    groups: list[list[RunSpec]]
+    groups: list[GroupPlan]
 
     @property
     def pending_steps(self) -> int:
@@ -90,19 +93,21 @@ class Plan:
 MAX_WIDTH = 64  # configurations a chunk: wide enough for numpy, small enough to save often
 
 
-def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
-    """Group specs for lockstep training, costliest first.
+def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[GroupPlan]:
+    """Group specs for lockstep training, costliest first, each group planned once.
 
-    Specs with equal :func:`lrbench.core.engine.group_key` train together, in chunks of at most
+    Specs with equal :func:`lrbench.core.sharing.group_key` train together, in chunks of at most
     :data:`MAX_WIDTH` configurations (unless one family is wider): runs are saved when their
-    chunk ends, so an interrupted sweep loses at most the chunks in progress. Chunks are made of whole
-    :func:`lrbench.core.engine.families` (specs that may share a prefix stay together, so cutting
-    loses no sharing). A group is cut by striding over its families (chunk ``i`` takes every
-    ``n``-th from ``i``), so its chunks share the same mix of optimizers and learning rates.
+    chunk ends, so an interrupted sweep loses at most the chunks in progress. Chunks are made of
+    whole :func:`lrbench.core.sharing.families` (specs that may share a prefix stay together, so
+    cutting loses no sharing). A group is cut by striding over its families (chunk ``i`` takes
+    every ``n``-th from ``i``), so its chunks share the same mix of optimizers and learning rates.
     With several workers and few chunks (fewer than four a worker), chunks are also cut where
     the workers' equal shares of the estimated cost end (McNaughton's wrap-around rule), so the
     workers finish together with at most ``jobs - 1`` extra cuts. Cutting never changes a run's
-    numbers.
+    numbers. Each group's learning-rate table is computed once, here (:func:`lr_tables`): the
+    families, their costs and the chunks' plans (:func:`lrbench.core.sharing.plan_group`, which
+    the engine trains) read columns of it.
     """
     by_key: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
@@ -117,20 +122,31 @@ def make_groups(specs: Sequence[RunSpec], jobs: int = 1) -> list[list[RunSpec]]:
     if jobs > 1 and len(chunks) < 4 * jobs:
         chunks = _share(sorted(chunks, key=_cost, reverse=True), jobs)
     chunks.sort(key=_cost, reverse=True)
-    return [[s for u in c for s in u.specs] for c in chunks]
+    return [_plan(c) for c in chunks]
 
 
 class _Unit:
-    """A family of specs that stays in one chunk, with its estimated cost."""
+    """A family of specs that stays in one chunk, with its learning-rate table ``lrs`` (its
+    columns of the group's) and its estimated cost."""
 
-    def __init__(self, specs: list[RunSpec]) -> None:
+    def __init__(self, specs: list[RunSpec], lrs: np.ndarray) -> None:
         self.specs = specs
-        self.cost = row_steps(specs) * _row_weight(specs[0]) + SAVE_ROWS * len(specs)
+        self.lrs = lrs
+        rows = plan_group(specs, lrs).row_steps
+        self.cost = rows * _row_weight(specs[0]) + SAVE_ROWS * len(specs)
 
 
 def _units(specs: Sequence[RunSpec]) -> list[_Unit]:
-    """The families of specs of one group (:func:`lrbench.core.engine.families`), with their costs."""
-    return [_Unit([specs[i] for i in f]) for f in families(specs)]
+    """The families of specs of one group (:func:`lrbench.core.sharing.families`), with their
+    costs, from the group's learning-rate table computed once."""
+    lrs = lr_tables(specs)
+    return [_Unit([specs[i] for i in f], lrs[:, f]) for f in families(specs, lrs)]
+
+
+def _plan(chunk: Sequence[_Unit]) -> GroupPlan:
+    """A chunk planned for the engine, from its families' learning-rate tables."""
+    specs = [s for u in chunk for s in u.specs]
+    return plan_group(specs, np.concatenate([u.lrs for u in chunk], axis=1))
 
 
 def _share(chunks: list[list[_Unit]], jobs: int) -> list[list[_Unit]]:
@@ -217,8 +233,9 @@ def _row_weight(spec: RunSpec) -> float:
 
 def estimated_cost(specs: Sequence[RunSpec]) -> float:
     """Relative cost of training specs of one group as one stack and saving them: a fixed cost
-    per step, each family's row steps (:func:`lrbench.core.engine.row_steps`, shared prefixes
-    counted once) x the cost of its row-step (:func:`_row_weight`), and a cost per run saved."""
+    per step, each family's row steps (:attr:`lrbench.core.sharing.GroupPlan.row_steps`, shared
+    prefixes counted once) x the cost of its row-step (:func:`_row_weight`), and a cost per run
+    saved."""
     return _cost(_units(specs)) if specs else 0.0
 
 
@@ -242,7 +259,7 @@ def _init_worker(q) -> None:  # pragma: no cover - runs in a child process
 
 
 def _run_in_worker(
-    group: list[RunSpec], store: ResultsDir | None
+    group: GroupPlan, store: ResultsDir | None
 ) -> list[tuple[RunResult, str]]:  # pragma: no cover - child
     k = len(group)
     q = _worker_queue

@@ -51,18 +51,15 @@ def default_out(config: Config) -> Path:
 
 
 def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[str, float]:
-    """2/L (gradient-descent stability bound of the full-batch loss) for logreg and linear."""
-    from lrbench.core.engine import load_task_data
-    from lrbench.core.models import smoothness
+    """2/L (gradient-descent stability bound of the full-batch loss) of each task that has one
+    (:func:`lrbench.core.tasks.stability_bound`: logreg and linear)."""
+    from lrbench.core.tasks import stability_bound
 
     out: dict[str, float] = {}
     for task in tasks:
-        if task.model not in ("logreg", "linear"):
-            continue
-        data = load_task_data(task, dtype)
-        L = smoothness(task.model, data.X_train, data.y_train, data.n_classes)
-        if L:
-            out[task.label] = 2.0 / L
+        bound = stability_bound(task, dtype)
+        if bound is not None:
+            out[task.label] = bound
     return out
 
 
