@@ -1,4 +1,5 @@
-"""The SVG chart writer (lrbench/report/svgchart.py) and the sweep figures built on it (lrbench/report/plots.py)."""
+"""The SVG chart writer (lrbench/report/svgchart.py, svgaxes.py, svglayers.py) and the sweep
+figures built on it (lrbench/report/plots.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 
 from lrbench.cli.main import app
 from lrbench.report.plots import sweep_plots
-from lrbench.report.svgchart import PALETTE, Axis, Chart, padded_limits, tick_label, ticks
+from lrbench.report.svgaxes import Axis, padded_limits, tick_label, ticks
+from lrbench.report.svgchart import PALETTE, Chart, panels
 
 NS = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).parent.parent
@@ -284,8 +286,9 @@ def test_diverged_cells_are_marked_past_the_worst_value(tmp_path: Path, metric, 
     assert ("higher is better" in ylabel) == below
 
 
-def test_plots_module_does_not_import_matplotlib():
-    code = "import sys, lrbench.report.plots; sys.exit('matplotlib' in sys.modules)"
+@pytest.mark.parametrize("module", ["lrbench.report.plots"])
+def test_figure_modules_do_not_import_matplotlib(module):
+    code = f"import sys, {module}; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -312,3 +315,43 @@ def test_sweep_writes_four_svg_figures(tmp_path: Path):
         for label in legend_labels(curves):
             assert label.split(" @ lr=")[0] in rows and label.split(" @ lr=")[1] in ("0.1", "10")
         assert by_class(curves, "line")
+
+
+# -- fixed y limits and several panels ---------------------------------------------------------
+
+
+def test_ylim_fixes_the_y_axis_and_clips_the_data_to_the_plot_area():
+    c = Chart(ylim=(0.0, 1.0))
+    c.line([0, 1, 2], [0.5, 0.8, 50.0], label="blows up")
+    root = parse(c.to_svg())
+    assert [t.text for t in by_class(root, "yticklabels")[0]] == [
+        "0",
+        "0.2",
+        "0.4",
+        "0.6",
+        "0.8",
+        "1",
+    ]
+    left, top, right, bottom = frame(root)
+    (clip,) = root.iter(f"{NS}clipPath")
+    rect = clip.find(f"{NS}rect")
+    box = [float(rect.get(k)) for k in ("x", "y", "width", "height")]
+    assert box == pytest.approx([left, top, right - left, bottom - top])
+    (group,) = [g for g in root.iter(f"{NS}g") if g.get("clip-path")]
+    assert group.get("clip-path") == f"url(#{clip.get('id')})"
+    (poly,) = [e for e in group if e.get("class") == "line"]
+    assert points(poly)[2][1] < top  # 50 is far above the top: drawn there, clipped by the viewer
+
+
+def test_panels_place_each_chart_in_its_own_group_with_its_own_clip():
+    charts = [Chart(title=f"p{i}", ylim=(0, 1)) for i in range(3)]
+    for c in charts:
+        c.line([0, 1], [0, 1])
+    root = parse(panels(charts, columns=2))
+    groups = [g for g in root if g.tag == f"{NS}g"]
+    assert [g.get("transform") for g in groups] == [
+        "translate(0,0)", "translate(720,0)", "translate(0,460)"]  # fmt: skip
+    assert (root.get("width"), root.get("height")) == ("1440", "920")
+    ids = [c.get("id") for c in root.iter(f"{NS}clipPath")]
+    assert len(set(ids)) == 3
+    assert [t.text for t in by_class(root, "title")] == ["p0", "p1", "p2"]
