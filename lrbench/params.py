@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ class Param:
     ``kind`` is one of ``float``, ``int``, ``bool``, ``choice``, ``duration`` (int steps or a
     fraction of the run), ``durations`` (a list of them), ``floats``/``ints`` (lists; ``length``
     fixes the length), ``str``. ``low``/``high`` bound numbers (and list items);
-    ``low_open``/``high_open`` make the bound strict. ``nullable`` allows ``null``.
+    ``low_open``/``high_open`` make the bound strict. ``nullable`` allows ``null``. ``odd``
+    allows only odd integers (a centred window).
     """
 
     name: str
@@ -44,6 +45,7 @@ class Param:
     choices: tuple[str, ...] = ()
     length: int | None = None
     nullable: bool = False
+    odd: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -59,7 +61,7 @@ class Param:
         if self.kind == "float":
             text = "a number" + rng
         elif self.kind == "int":
-            text = "an integer" + rng
+            text = ("an odd integer" if self.odd else "an integer") + rng
         elif self.kind == "bool":
             text = "true or false"
         elif self.kind == "choice":
@@ -128,6 +130,8 @@ class Param:
                 if not value.is_integer():
                     raise ConfigError(path, value, self.allowed())
                 value = int(value)
+            if self.odd and value % 2 == 0:
+                raise ConfigError(path, value, self.allowed())
         else:
             value = float(value)
             if not math.isfinite(value):
@@ -187,24 +191,34 @@ def did_you_mean(word: object, options: Sequence[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
-def resolve(params: Sequence[Param], given: Mapping[str, Any] | None, path: str) -> dict[str, Any]:
+def flag(name: str) -> str:
+    """The command-line flag of a parameter: ``start_lr`` -> ``--start-lr``."""
+    return "--" + name.replace("_", "-")
+
+
+def resolve(
+    params: Sequence[Param], given: Mapping[str, Any] | None, path: str | Callable[[str], str]
+) -> dict[str, Any]:
     """Check ``given`` against ``params`` and fill in defaults.
 
     Unknown keys are rejected with a "did you mean" hint; values are normalised by
-    :meth:`Param.check`. The result has every declared key, in declaration order.
+    :meth:`Param.check`. The result has every declared key, in declaration order. ``path`` names
+    a key in messages: a prefix (``train`` gives ``train.epochs``) or a function of the key
+    (:func:`flag` gives ``--start-lr``).
     """
+    where = path if callable(path) else lambda key: f"{path}.{key}"
     given = dict(given or {})
     names = [p.name for p in params]
     for key in given:
         if key not in names:
             allowed = ", ".join(names) if names else "no parameters"
             raise ConfigError(
-                f"{path}.{key}", given[key], f"a known key: {allowed}", did_you_mean(key, names)
+                where(key), given[key], f"a known key: {allowed}", did_you_mean(key, names)
             )
     out: dict[str, Any] = {}
     for p in params:
         if p.name in given:
-            out[p.name] = p.check(given[p.name], f"{path}.{p.name}")
+            out[p.name] = p.check(given[p.name], where(p.name))
         else:
             out[p.name] = p.default
     return out

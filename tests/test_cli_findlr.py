@@ -11,14 +11,16 @@ from __future__ import annotations
 import csv
 import json
 import shlex
+import xml.etree.ElementTree as ET
 
 import pytest
 from typer.testing import CliRunner
 
-from lrbench.cli.find_lr import TaskFlags, build_config, text_chart
+from lrbench.cli.find_lr import TaskFlags, build_config
 from lrbench.cli.main import app
 from lrbench.config import load_config
 from lrbench.errors import ConfigError
+from lrbench.report.findlr import text_chart
 
 CURVE_COLUMNS = [
     "task", "optimizer", "seed", "step", "lr", "loss_probe_post", "loss_batch_pre",
@@ -51,12 +53,13 @@ def test_no_arguments_runs_the_default_task(tmp_path, monkeypatch):
     result = invoke()
     assert result.exit_code == 0, result.output
     out = tmp_path / "results" / "find-lr" / "digits-mlp-32-adam"
-    for name in ("config.yaml", "curve.csv", "suggestions.csv", "summary.json", "plot.png"):
+    for name in ("config.yaml", "curve.csv", "suggestions.csv", "summary.json", "plot.svg"):
         assert (out / name).is_file(), name
-    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ET.parse(out / "plot.svg").getroot().tag == "{http://www.w3.org/2000/svg}svg"
     assert "digits/mlp[32] / adam" in result.stdout
     assert "minimum *" in result.stdout  # the default method, marked as recommended
     assert "next: lrbench sweep" in result.stdout
+    assert "summary.json, plot.svg)" in result.stdout  # the files line
     rows = read_csv(out / "curve.csv")
     assert list(rows[0]) == CURVE_COLUMNS
     assert len(rows) == 5 * 100  # 5 seeds x 100 steps (the engine stops only on NaN/inf)
@@ -134,6 +137,11 @@ def test_same_command_gives_identical_curve_bytes(tmp_path):
         (["--batch-size", "0"], "--batch-size"),
         (["--hidden", "32", "--model", "logreg"], "--hidden"),
         (["--format", "yaml"], "--format"),
+        (["--smooth-beta", "1"], "--smooth-beta"),
+        (["--smooth-window", "4"], "--smooth-window"),
+        (["--loss-floor", "nan"], "--loss-floor"),
+        (["--end-lr", "1e-7"], "--end-lr"),
+        (["--skip-start", "50", "--num-iter", "60"], "--num-iter"),
         (["--set", "train.dtype=float16"], "train.dtype"),
     ],
 )

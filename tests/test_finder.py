@@ -1,4 +1,5 @@
-"""The LR range test's engine-based parts (lrbench.finder.run).
+"""The LR range test's engine-based parts (lrbench.finder.run), its settings (checked once, by
+lrbench.finder.settings.resolve) and its outputs (lrbench.finder.output).
 
 References: the closed form of gradient descent on least squares (eigendecomposition of the
 augmented design, computed here with numpy.linalg), the descent lemma and the 2/L stability
@@ -8,6 +9,7 @@ the cross-seed flags. No expected number comes from running lrbench itself.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -17,7 +19,9 @@ import pytest
 from lrbench.config import load_config, validate
 from lrbench.core.engine import load_task_data
 from lrbench.errors import ConfigError
+from lrbench.finder import output
 from lrbench.finder import run as finder
+from lrbench.finder.settings import resolve
 from lrbench.finder.suggest import NO_DIVERGENCE, Divergence, ramp, suggest
 
 LS_TASK = {"dataset": "regression", "model": "linear", "n_samples": 300, "n_features": 8}
@@ -60,7 +64,7 @@ def test_full_batch_least_squares_curves_match_the_closed_form():
     # Probe size >= n_train: the probe is the whole training set in order, i.e. f(w_{t+1}).
     config = ls_config("full")
     lam, V, theta, f_star, n = ls_quantities(config)
-    st = finder.Settings(start_lr=1e-3, end_lr=3.0, num_iter=60, seeds=2, probe_size=10**6)
+    st = resolve(start_lr=1e-3, end_lr=3.0, num_iter=60, seeds=2, probe_size=10**6)
     outcome = finder.run(config, st)
     lrs = ramp(1e-3, 3.0, 60)
     np.testing.assert_array_equal(outcome.lrs, lrs)
@@ -80,7 +84,7 @@ def test_suggestions_are_below_two_over_L_on_least_squares(batch_size, end_lr):
     config = ls_config(batch_size)
     lam, *_ = ls_quantities(config)
     bound = 2.0 / lam[-1]
-    outcome = finder.run(config, finder.Settings(start_lr=1e-4, end_lr=end_lr, seeds=5))
+    outcome = finder.run(config, resolve(start_lr=1e-4, end_lr=end_lr, seeds=5))
     pair = outcome.pairs[0]
     assert pair.bound == pytest.approx(bound, rel=1e-12)
     for s in pair.seeds:
@@ -98,7 +102,7 @@ def test_below_two_over_L_nothing_diverges_and_minimum_is_a_lower_bound():
     config = ls_config("full")
     lam, *_ = ls_quantities(config)
     end = 0.9 * 2.0 / lam[-1]
-    outcome = finder.run(config, finder.Settings(start_lr=1e-4, end_lr=end, num_iter=50, seeds=2))
+    outcome = finder.run(config, resolve(start_lr=1e-4, end_lr=end, num_iter=50, seeds=2))
     pair = outcome.pairs[0]
     for s in pair.seeds:
         assert np.all(np.diff(s.probe_post) <= 1e-12 * s.probe_post[:-1])
@@ -111,7 +115,7 @@ def test_below_two_over_L_nothing_diverges_and_minimum_is_a_lower_bound():
 
 def test_full_batch_seeds_agree_and_the_mean_curve_gives_the_same_answer():
     # Zero init and full batch: every seed runs the same arithmetic, so the spread is zero.
-    outcome = finder.run(ls_config("full"), finder.Settings(start_lr=1e-4, end_lr=1e3, seeds=3))
+    outcome = finder.run(ls_config("full"), resolve(start_lr=1e-4, end_lr=1e3, seeds=3))
     pair = outcome.pairs[0]
     for m in ("minimum", "steepest", "valley", "range"):
         agg = pair.aggregates[m]
@@ -124,9 +128,9 @@ def test_full_batch_seeds_agree_and_the_mean_curve_gives_the_same_answer():
 def test_same_settings_same_bits_and_no_global_rng_touched():
     np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 (the global RNG)
     config = validate({"name": "c", "tasks": [{"dataset": "iris", "model": "mlp", "hidden": [8]}]})
-    st = finder.Settings(num_iter=40, seeds=3, skip_start=5)
-    a = finder.curve_rows(finder.run(config, st))
-    b = finder.curve_rows(finder.run(config, st))
+    st = resolve(num_iter=40, seeds=3, skip_start=5)
+    a = output.curve_rows(finder.run(config, st))
+    b = output.curve_rows(finder.run(config, st))
     assert len(a) == len(b) > 0
     for ra, rb in zip(a, b):
         assert ra.keys() == rb.keys()
@@ -155,9 +159,14 @@ def test_probe_rows():
     [
         ({"num_iter": 22}, "--num-iter"),  # 10 + 3 + 10 = 23 needed
         ({"skip_start": 50, "num_iter": 60}, "--num-iter"),
+        ({"num_iter": 2.5}, "--num-iter"),
+        ({"num_iter": True}, "--num-iter"),
         ({"start_lr": 0.0}, "--start-lr"),
         ({"start_lr": -1.0}, "--start-lr"),
+        ({"start_lr": math.nan}, "--start-lr"),
+        ({"start_lr": "1e-3"}, "--start-lr"),
         ({"end_lr": 1e-7}, "--end-lr"),
+        ({"end_lr": 1e-6}, "--end-lr"),  # equal to start_lr
         ({"end_lr": math.inf}, "--end-lr"),
         ({"mode": "log"}, "--mode"),
         ({"curve": "val"}, "--curve"),
@@ -165,23 +174,77 @@ def test_probe_rows():
         ({"seeds": 0}, "--seeds"),
         ({"probe_size": 0}, "--probe-size"),
         ({"div_factor": 1.0}, "--div-factor"),
-        ({"smooth_beta": 1.0}, "smooth_beta"),
-        ({"smooth_window": 4}, "smooth_window"),
+        ({"div_factor": 0.5}, "--div-factor"),
+        ({"div_factor": math.inf}, "--div-factor"),
+        ({"smooth_beta": 1.0}, "--smooth-beta"),
+        ({"smooth_beta": -0.1}, "--smooth-beta"),
+        ({"smooth_beta": math.nan}, "--smooth-beta"),
+        ({"smooth_window": 4}, "--smooth-window"),
+        ({"smooth_window": 2}, "--smooth-window"),
+        ({"smooth_window": 0}, "--smooth-window"),
+        ({"smooth_window": -1}, "--smooth-window"),
+        ({"smooth_window": True}, "--smooth-window"),
+        ({"loss_floor": math.nan}, "--loss-floor"),
+        ({"skip_start": -1}, "--skip-start"),
+        ({"skip_end": -1}, "--skip-end"),
+        ({"min_div": 0.0}, "--min-div"),
+        ({"min_div": math.inf}, "--min-div"),
+        ({"sugest": "minimum"}, "--sugest"),  # an unknown setting
     ],
 )
 def test_bad_settings_raise_config_errors(changes, path):
+    # Each bad value is caught where it comes in, named by its flag (the numeric code in
+    # lrbench.finder.suggest checks nothing again).
     with pytest.raises(ConfigError) as info:
-        finder.Settings(**changes).check()
+        resolve(**changes)
     assert info.value.path == path
+
+
+def test_settings_messages_name_the_flag_the_value_and_what_is_allowed():
+    # The config's wording (lrbench.params.Param.allowed) for a single value; the rules that tie
+    # two settings together say which.
+    cases = [
+        ({"mode": "log"}, "--mode: got 'log'; expected one of exp, linear"),
+        ({"smooth_window": 4}, "--smooth-window: got 4; expected an odd integer >= 1"),
+        ({"smooth_beta": 1.0}, "--smooth-beta: got 1.0; expected a number in [0, 1)"),
+        ({"end_lr": 1e-7}, "--end-lr: got 1e-07; expected a number > --start-lr 1e-06"),
+        ({"num_iter": 22}, "--num-iter: got 22; expected an integer >= skip_start + skip_end + 10 = 23"),
+        ({"suggest": "minimun"}, "--suggest: got 'minimun'; expected one of minimum, steepest, valley, range (did you mean 'minimum'?)"),
+    ]  # fmt: skip
+    for changes, message in cases:
+        with pytest.raises(ConfigError) as info:
+            resolve(**changes)
+        assert str(info.value) == message
+
+
+def test_resolve_fills_defaults_and_no_stop_div_turns_the_rise_rule_off():
+    # Defaults as documented in the README's option table; None means "not given".
+    st = resolve(smooth_window=None)
+    assert (st.start_lr, st.end_lr, st.num_iter, st.mode, st.curve) == (
+        1e-6,
+        10.0,
+        100,
+        "exp",
+        "probe",
+    )
+    assert (st.seeds, st.probe_size, st.smooth_beta, st.smooth_window) == (5, 1024, 0.95, None)
+    assert (st.div_factor, st.loss_floor, st.skip_start, st.skip_end) == (4.0, 0.0, 10, 3)
+    assert (st.suggest, st.min_div, st.window()) == ("minimum", 10.0, 5)
+    assert resolve(stop_div=False).div_factor is None
+    assert resolve(num_iter=13, skip_start=0, skip_end=3).num_iter == 13  # 0 + 3 + 10
+    assert isinstance(resolve(start_lr=1).start_lr, float)  # an integer is a number
+    assert (
+        resolve(smooth_window=3.0).smooth_window == 3
+    )  # a whole float is an integer (as in the config)
 
 
 def test_settings_warnings():
     # exp: (N-1)/decades points per decade; 99/7 = 14.1 is fine, 29/7 = 4.1 is not.
-    assert finder.Settings().check() == []
-    assert "points per decade" in finder.Settings(num_iter=30).check()[0]
+    assert resolve().warnings() == []
+    assert "points per decade" in resolve(num_iter=30).warnings()[0]
     # linear over more than one decade (Smith: keep it within one order of magnitude)
-    assert finder.Settings(mode="linear", start_lr=0.01, end_lr=0.1).check() == []
-    assert "linear" in finder.Settings(mode="linear", start_lr=0.01, end_lr=1.0).check()[0]
+    assert resolve(mode="linear", start_lr=0.01, end_lr=0.1).warnings() == []
+    assert "linear" in resolve(mode="linear", start_lr=0.01, end_lr=1.0).warnings()[0]
 
 
 def _synthetic_seed(lrs, x0, x1):
@@ -202,7 +265,7 @@ def test_methods_disagree_flag(x0, disagree):
     lrs = ramp(1e-7, 10.0, 200)
     seeds = [_synthetic_seed(lrs, x0, 0.0) for _ in range(2)]
     pair = finder.PairResult(ls_config().tasks[0], "sgd", {}, "sgd", None, 10, 10, None, seeds)
-    finder._analyse(pair, lrs, finder.Settings(num_iter=200))
+    finder._analyse(pair, lrs, resolve(num_iter=200))
     steep, low = pair.aggregates["steepest"]["median"], pair.aggregates["minimum"]["median"]
     assert steep == pytest.approx(math.exp(x0), rel=0.1)
     assert (max(steep, low) / min(steep, low) > 10) is disagree
@@ -211,14 +274,14 @@ def test_methods_disagree_flag(x0, disagree):
 
 def test_sweep_command_round_trips_through_the_config(tmp_path):
     # 3x grid around r: [r/3, r, 3r]; YAML 1.1 needs a dot in 1.0e-05 to read a float.
-    assert finder.lr_grid([0.01]) == pytest.approx([0.01 / 3, 0.01, 0.03])
-    assert finder.lr_grid([0.01, 0.1]) == pytest.approx([0.01 / 3, 0.01, 0.03, 0.09, 0.27])
-    assert finder.yaml_number(1e-5) == "1.0e-05"
-    assert finder.yaml_number(0.0123456) == "0.0123"
+    assert output.lr_grid([0.01]) == pytest.approx([0.01 / 3, 0.01, 0.03])
+    assert output.lr_grid([0.01, 0.1]) == pytest.approx([0.01 / 3, 0.01, 0.03, 0.09, 0.27])
+    assert output.yaml_number(1e-5) == "1.0e-05"
+    assert output.yaml_number(0.0123456) == "0.0123"
     path = tmp_path / "c.yaml"
     path.write_text("tasks: [{dataset: iris, model: logreg}]\n")
     assert load_config(path, ["lr=0.05"]).lrs == (0.05,)  # a scalar lr is accepted
-    outcome = finder.Outcome(ls_config(), finder.Settings(), np.ones(1), [], [])
+    outcome = finder.Outcome(ls_config(), resolve(), np.ones(1), [], [])
     outcome.pairs = [
         finder.PairResult(
             ls_config().tasks[0], "sgd", {}, "sgd", None, 1, 1, None, [], recommended=r
@@ -227,7 +290,7 @@ def test_sweep_command_round_trips_through_the_config(tmp_path):
     ]
     import shlex
 
-    argv = shlex.split(finder.sweep_command(outcome, path, ["seeds=2"]))
+    argv = shlex.split(output.sweep_command(outcome, path, ["seeds=2"]))
     assert argv[:3] == ["lrbench", "sweep", str(path)]
     sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
     assert sets[0] == "seeds=2"
@@ -241,9 +304,9 @@ def test_batch_curve_lags_the_probe_curve_by_one_step():
     # Full batch: loss_batch_pre[t + 1] = f(w_{t+1}) = loss_probe_post[t] (closed form above), so
     # reading --curve batch moves the stop and the minimum/steepest points one rung later.
     config = ls_config("full")
-    st = finder.Settings(start_lr=1e-4, end_lr=1e3, seeds=1)
+    st = resolve(start_lr=1e-4, end_lr=1e3, seeds=1)
     probe = finder.run(config, st).pairs[0].seeds[0]
-    batch = finder.run(config, finder.Settings(**{**vars(st), "curve": "batch"})).pairs[0].seeds[0]
+    batch = finder.run(config, dataclasses.replace(st, curve="batch")).pairs[0].seeds[0]
     assert probe.divergence.stop_step is not None
     assert batch.divergence.stop_step == probe.divergence.stop_step + 1
     for m in ("minimum", "steepest"):

@@ -2,7 +2,9 @@
 
 Expected values come from closed forms, hand traces written out in the comments, or curves
 constructed with a known answer (reference/lr-finder.md §8, "Tests" 1, 6, 7 and 8). None comes
-from running lrbench itself.
+from running lrbench itself. Bad settings are rejected where they come in
+(lrbench.finder.settings.resolve, tested in tests/test_finder.py); these functions take valid
+ones and raise only ValueError, for a caller's bug.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import math
 import numpy as np
 import pytest
 
-from lrbench.errors import ConfigError
 from lrbench.finder.suggest import (
     METHODS,
     NO_DIVERGENCE,
@@ -64,26 +65,9 @@ def test_ramp_two_points_is_the_endpoints():
     np.testing.assert_array_equal(ramp(1e-3, 1.0, 2, "linear"), [1e-3, 1.0])
 
 
-@pytest.mark.parametrize(
-    ("args", "path"),
-    [
-        ((0.0, 1.0, 10), "start_lr"),
-        ((-1e-3, 1.0, 10), "start_lr"),
-        ((math.nan, 1.0, 10), "start_lr"),
-        (("1e-3", 1.0, 10), "start_lr"),
-        ((1e-3, 1e-3, 10), "end_lr"),
-        ((1e-3, 1e-4, 10), "end_lr"),
-        ((1e-3, math.inf, 10), "end_lr"),
-        ((1e-3, 1.0, 1), "num_iter"),
-        ((1e-3, 1.0, 2.5), "num_iter"),
-        ((1e-3, 1.0, True), "num_iter"),
-        ((1e-3, 1.0, 10, "log"), "mode"),
-    ],
-)
-def test_ramp_rejects_bad_arguments(args, path):
-    with pytest.raises(ConfigError) as info:
-        ramp(*args)
-    assert info.value.path == path
+def test_ramp_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="mode"):
+        ramp(1e-3, 1.0, 10, "log")
 
 
 # ---------------------------------------------------------------- EMA (§8 test 7)
@@ -107,12 +91,6 @@ def test_ema_non_finite_propagates_from_its_index(bad, beta):
     s = ema(np.array([1.0, 2.0, bad, 1.0, -math.inf, 3.0]), beta)
     assert np.isfinite(s[:2]).all()
     assert not np.isfinite(s[2:]).any()
-
-
-@pytest.mark.parametrize("beta", [1.0, -0.1, math.nan])
-def test_ema_rejects_beta_outside_0_1(beta):
-    with pytest.raises(ConfigError):
-        ema(np.ones(3), beta)
 
 
 # ---------------------------------------------------------------- centred smoothing (§8 test 7)
@@ -157,13 +135,6 @@ def test_smooth_keeps_the_argmin_of_a_symmetric_dip(shape, center):
     assert int(np.argmin(s)) == center
     if center == 20:  # away from the ends the smoothed dip is still symmetric around it
         np.testing.assert_allclose(s[:20], s[:20:-1], rtol=1e-13)
-
-
-@pytest.mark.parametrize("window", [0, 2, -1, 3.0, True])
-def test_smooth_rejects_bad_window(window):
-    with pytest.raises(ConfigError) as info:
-        smooth_centered(np.ones(5), window)
-    assert info.value.path == "smooth_window"
 
 
 @pytest.mark.parametrize(
@@ -250,22 +221,6 @@ def test_ratio_rule_waits_for_skip_start():
     x = np.array([1.0, 10.0, 10.0, 10.0, 10.0])
     assert detect_divergence(x, beta=0.0, skip_start=3).stop_step == 3
     assert detect_divergence(x, beta=0.0, skip_start=10).stop_step is None
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "path"),
-    [
-        ({"div_factor": 1.0}, "div_factor"),
-        ({"div_factor": 0.5}, "div_factor"),
-        ({"beta": 1.0}, "smooth_beta"),
-        ({"skip_start": -1}, "skip_start"),
-        ({"loss_floor": math.nan}, "loss_floor"),
-    ],
-)
-def test_divergence_rejects_bad_settings(kwargs, path):
-    with pytest.raises(ConfigError) as info:
-        detect_divergence(np.ones(5), **kwargs)
-    assert info.value.path == path
 
 
 # ---------------------------------------------------------------- suggestions (§8 test 6)
@@ -427,12 +382,10 @@ def test_smooth_usable_is_nan_after_the_usable_points():
 
 
 def test_suggest_rejects_bad_arguments():
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError, match="slide"):
         suggest(LRS, _curve(X), "slide", stop_step=None)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError, match="log"):
         suggest(LRS, _curve(X), "minimum", mode="log", stop_step=None)
-    with pytest.raises(ConfigError):
-        suggest(LRS, _curve(X), "minimum", stop_step=None, window=4)
     with pytest.raises(ValueError, match="length"):
         suggest(LRS[:-1], _curve(X), "minimum", stop_step=None)
     with pytest.raises(ValueError, match="increasing"):

@@ -1,4 +1,5 @@
-"""The SVG chart writer (lrbench/report/svgchart.py) and the sweep figures built on it (lrbench/report/plots.py)."""
+"""The SVG chart writer (lrbench/report/svgchart.py, svgaxes.py, svglayers.py) and the figures
+built on it: the sweep's (lrbench/report/plots.py) and find-lr's (lrbench/report/findlr.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lrbench.cli.main import app
+from lrbench.config import validate
+from lrbench.finder.run import run as run_finder
+from lrbench.finder.settings import resolve
+from lrbench.report.findlr import figure as findlr_figure
 from lrbench.report.plots import sweep_plots
-from lrbench.report.svgchart import PALETTE, Axis, Chart, padded_limits, tick_label, ticks
+from lrbench.report.svgaxes import Axis, padded_limits, tick_label, ticks
+from lrbench.report.svgchart import PALETTE, Chart, panels
 
 NS = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).parent.parent
@@ -284,8 +290,9 @@ def test_diverged_cells_are_marked_past_the_worst_value(tmp_path: Path, metric, 
     assert ("higher is better" in ylabel) == below
 
 
-def test_plots_module_does_not_import_matplotlib():
-    code = "import sys, lrbench.report.plots; sys.exit('matplotlib' in sys.modules)"
+@pytest.mark.parametrize("module", ["lrbench.report.plots", "lrbench.report.findlr"])
+def test_figure_modules_do_not_import_matplotlib(module):
+    code = f"import sys, {module}; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -312,3 +319,95 @@ def test_sweep_writes_four_svg_figures(tmp_path: Path):
         for label in legend_labels(curves):
             assert label.split(" @ lr=")[0] in rows and label.split(" @ lr=")[1] in ("0.1", "10")
         assert by_class(curves, "line")
+
+
+# -- fixed y limits and several panels ---------------------------------------------------------
+
+
+def test_ylim_fixes_the_y_axis_and_clips_the_data_to_the_plot_area():
+    c = Chart(ylim=(0.0, 1.0))
+    c.line([0, 1, 2], [0.5, 0.8, 50.0], label="blows up")
+    root = parse(c.to_svg())
+    assert [t.text for t in by_class(root, "yticklabels")[0]] == [
+        "0",
+        "0.2",
+        "0.4",
+        "0.6",
+        "0.8",
+        "1",
+    ]
+    left, top, right, bottom = frame(root)
+    (clip,) = root.iter(f"{NS}clipPath")
+    rect = clip.find(f"{NS}rect")
+    box = [float(rect.get(k)) for k in ("x", "y", "width", "height")]
+    assert box == pytest.approx([left, top, right - left, bottom - top])
+    (group,) = [g for g in root.iter(f"{NS}g") if g.get("clip-path")]
+    assert group.get("clip-path") == f"url(#{clip.get('id')})"
+    (poly,) = [e for e in group if e.get("class") == "line"]
+    assert points(poly)[2][1] < top  # 50 is far above the top: drawn there, clipped by the viewer
+
+
+def test_panels_place_each_chart_in_its_own_group_with_its_own_clip():
+    charts = [Chart(title=f"p{i}", ylim=(0, 1)) for i in range(3)]
+    for c in charts:
+        c.line([0, 1], [0, 1])
+    root = parse(panels(charts, columns=2))
+    groups = [g for g in root if g.tag == f"{NS}g"]
+    assert [g.get("transform") for g in groups] == [
+        "translate(0,0)", "translate(720,0)", "translate(0,460)"]  # fmt: skip
+    assert (root.get("width"), root.get("height")) == ("1440", "920")
+    ids = [c.get("id") for c in root.iter(f"{NS}clipPath")]
+    assert len(set(ids)) == 3
+    assert [t.text for t in by_class(root, "title")] == ["p0", "p1", "p2"]
+
+
+# -- the find-lr figure ------------------------------------------------------------------------
+
+
+def iris_outcome(optimizers=("sgd",), seeds=3):
+    config = validate(
+        {"name": "f", "tasks": [{"dataset": "iris", "model": "logreg"}],
+         "optimizers": list(optimizers), "train": {"batch_size": 16}}
+    )  # fmt: skip
+    return run_finder(config, resolve(num_iter=60, seeds=seeds, skip_start=5, end_lr=100.0))
+
+
+def test_findlr_figure_draws_each_seed_the_mean_and_every_suggestion():
+    outcome = iris_outcome()
+    (pair,) = outcome.pairs
+    root = parse(findlr_figure(outcome))
+    lines = by_class(root, "line")
+    seeds = [e for e in lines if e.get("stroke-opacity")]  # the faint ones
+    assert len(seeds) == 3 and len(lines) == 3 + 1  # one polyline per seed, and the mean
+    (mean,) = [e for e in lines if not e.get("stroke-opacity")]
+    assert float(mean.get("stroke-width")) > float(seeds[0].get("stroke-width"))
+    # a vertical line at every method's cross-seed median (range also at its base_lr), and 2/L
+    medians = {m: a["median"] for m, a in pair.aggregates.items() if a["median"] is not None}
+    assert medians  # this run suggests something
+    expected = len(medians) + ("range" in medians) + (pair.bound is not None)
+    assert pair.bound is not None  # logistic regression has one
+    vlines = by_class(root, "vline")
+    assert len(vlines) == expected
+    solid = [v for v in vlines if not v.get("stroke-dasharray")]
+    assert len(solid) == 1 + ("range" in medians and outcome.settings.suggest == "range")
+    labels = legend_labels(root)
+    assert labels[:2] == ["each of 3 seeds", "mean of 3 seeds, smoothed"]
+    assert f"minimum (recommended) {medians['minimum']:.3g}" in labels
+    assert labels[-1] == f"2/L = {pair.bound:.3g}"
+    # the x axis is logarithmic: ticks at powers of ten across the ramp 1e-6 .. 100
+    xt = [float(t.text) for g in by_class(root, "xticklabels") for t in g]
+    assert all(math.log10(v) == round(math.log10(v)) for v in xt) and len(xt) >= 2
+    assert by_class(root, "title")[0].text == "iris/logreg / sgd"
+
+
+def test_findlr_figure_keeps_coordinates_short_when_the_loss_explodes():
+    outcome = iris_outcome(optimizers=("adam", "sgd"), seeds=2)
+    pair = outcome.pairs[0]
+    pair.seeds[0].probe_post[30] = 1e111  # a blow-up before the stop: far above the view
+    svg = findlr_figure(outcome)
+    root = parse(svg)
+    assert len([g for g in root if g.tag == f"{NS}g"]) == 2  # one panel per task x optimizer
+    coords = re.findall(
+        r"-?\d+(?:\.\d+)?", " ".join(p.get("points") for p in by_class(root, "line"))
+    )
+    assert max(len(c) for c in coords) < 12

@@ -1,6 +1,8 @@
 """The numbers of the LR range test: ramp, smoothing, divergence rule, suggestions, seed summary.
 
-Pure numpy, no engine: arrays in, data out (no printing, no files). The spec is
+Pure numpy, no engine: arrays in, data out (no printing, no files). Settings are checked once,
+where they come in (:func:`lrbench.finder.settings.resolve`); these functions assume valid
+ones. ``ValueError`` here means a bug in the caller, not bad input. The spec is
 ``reference/lr-finder.md`` §8; where fastai, torch-lr-finder or Lightning differ, the docstring
 says how. A range test records one loss per step ``t = 0..N-1`` at learning rate ``lrs[t]``;
 :func:`detect_divergence` says where the run stops and :func:`suggest` turns the curve into a
@@ -15,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from lrbench.errors import ConfigError
 
 METHODS = ("minimum", "steepest", "valley", "range")
 MODES = ("exp", "linear")
@@ -35,11 +35,8 @@ def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np
     unlike fastai (never reaches ``end``) and Lightning (first rung doubled).
     """
     if mode not in MODES:
-        raise ConfigError("mode", mode, "one of exp, linear")
-    if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 2:
-        raise ConfigError("num_iter", num_iter, "an integer >= 2")
-    start = _number(start_lr, "start_lr", "a finite number > 0", low=0.0)
-    end = _number(end_lr, "end_lr", f"a finite number > start_lr ({start:g})", low=start)
+        raise ValueError(f"mode {mode!r} is not one of {MODES}")
+    start, end = float(start_lr), float(end_lr)
     frac = np.arange(num_iter, dtype=np.float64) / (num_iter - 1)
     lrs = start * (end / start) ** frac if mode == "exp" else start + (end - start) * frac
     lrs[0], lrs[-1] = start, end
@@ -53,7 +50,6 @@ def ema(losses: np.ndarray, beta: float) -> np.ndarray:
     real loss, not 0 as in fastai/Lightning). A non-finite ``x_j`` makes every ``s_t``, ``t >= j``,
     non-finite.
     """
-    beta = _number(beta, "smooth_beta", "a number in [0, 1)", low=0.0, high=1.0, low_closed=True)
     x = _as_1d(losses)
     out = np.empty_like(x)
     if x.size:
@@ -71,7 +67,6 @@ def hann_weights(window: int) -> np.ndarray:
 
     These are the non-zero points of ``np.hanning(window + 2)``: window 5 -> .25 .75 1 .75 .25.
     """
-    _check_window(window)
     h = window // 2
     return 0.5 * (1.0 + np.cos(np.pi * np.arange(-h, h + 1) / (h + 1)))
 
@@ -87,7 +82,6 @@ def smooth_centered(losses: np.ndarray, window: int) -> np.ndarray:
     shrunken windows smooth the end side less and the argmin can move towards that end.
     ``window = 1`` is the identity. Non-finite values spread over their window.
     """
-    _check_window(window)
     x = _as_1d(losses)
     n, h = x.size, window // 2
     if h == 0 or n < 3:
@@ -109,8 +103,6 @@ def smooth_centered(losses: np.ndarray, window: int) -> np.ndarray:
 
 def default_window(num_iter: int) -> int:
     """``max(5, odd(round(0.05 * num_iter)))``; round half up, ``odd(n)`` = n, or n + 1 if even."""
-    if isinstance(num_iter, bool) or not isinstance(num_iter, (int, np.integer)) or num_iter < 2:
-        raise ConfigError("num_iter", num_iter, "an integer >= 2")
     n = math.floor(0.05 * num_iter + 0.5)
     return max(5, n if n % 2 else n + 1)
 
@@ -145,11 +137,7 @@ def detect_divergence(
     ``losses[:t+1]`` is the same as on the whole curve whenever it stops at ``t``.
     """
     x = _as_1d(losses)
-    _number(beta, "smooth_beta", "a number in [0, 1)", low=0.0, high=1.0, low_closed=True)
-    if div_factor is not None:
-        div_factor = _number(div_factor, "div_factor", "a finite number > 1 (or null)", low=1.0)
-    floor = _number(loss_floor, "loss_floor", "a finite number")
-    skip_start = _count(skip_start, "skip_start")
+    floor = float(loss_floor)
     bad = np.flatnonzero(~np.isfinite(x))
     first_bad = int(bad[0]) if bad.size else x.size
     if div_factor is not None and first_bad > 0:
@@ -241,12 +229,8 @@ def suggest(
     first usable value. Without divergence (``stop_step`` None and all losses finite) ``minimum``
     and ``range`` are ``lower_bound_only``.
     """
-    if method not in METHODS:
-        raise ConfigError("suggest", method, "one of " + ", ".join(METHODS))
-    if mode not in MODES:
-        raise ConfigError("mode", mode, "one of exp, linear")
-    skip_start, skip_end = _count(skip_start, "skip_start"), _count(skip_end, "skip_end")
-    min_div = _number(min_div, "min_div", "a finite number > 0", low=0.0)
+    if method not in METHODS or mode not in MODES:
+        raise ValueError(f"method {method!r} or mode {mode!r} unknown")
     lr, x = _check_lrs(lrs, losses, mode)
     window = default_window(max(lr.size, 2)) if window is None else window
     end = usable_length(x, stop_step)
@@ -371,38 +355,3 @@ def _check_lrs(lrs: Any, losses: Any, mode: str) -> tuple[np.ndarray, np.ndarray
     if not np.isfinite(lr).all() or (lr.size and lr[0] <= 0) or np.any(np.diff(lr) <= 0):
         raise ValueError("lrs must be finite, > 0 and strictly increasing")
     return lr, x
-
-
-def _check_window(window: Any) -> None:
-    if (
-        isinstance(window, bool)
-        or not isinstance(window, (int, np.integer))
-        or window < 1
-        or window % 2 == 0
-    ):
-        raise ConfigError("smooth_window", window, "an odd integer >= 1")
-
-
-def _count(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(path, value, "an integer >= 0")
-    return int(value)
-
-
-def _number(
-    value: Any,
-    path: str,
-    allowed: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_closed: bool = False,
-) -> float:
-    """``value`` as a finite float in ``(low, high)`` (``[low, high)`` with ``low_closed``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(path, value, allowed)
-    x = float(value)
-    too_low = low is not None and (x < low if low_closed else x <= low)
-    if not math.isfinite(x) or too_low or (high is not None and x >= high):
-        raise ConfigError(path, value, allowed)
-    return x
