@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lrbench.errors import LrbenchError
+from lrbench.errors import ConfigErrors, LrbenchError
 
 EXIT_BAD_INPUT = 2
 EXIT_EXPECTATIONS = 1
@@ -42,11 +42,18 @@ def stderr() -> Console:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Bad input: one line on stderr, exit 2. Ctrl-C: exit 130."""
+    """Bad input: one line a problem on stderr, exit 2. Ctrl-C: exit 130.
+
+    A :class:`lrbench.errors.ConfigErrors` prints each of its lines (at most
+    :data:`lrbench.errors.MAX_REPORTED` and ``and N more``), each starting ``error:``.
+    """
     try:
         yield
     except LrbenchError as exc:
-        stderr().print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        console = stderr()
+        lines = exc.lines if isinstance(exc, ConfigErrors) else str(exc).splitlines() or [""]
+        for line in lines:
+            console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
         stderr().print("interrupted: finished runs are kept; run the same command to resume")
