@@ -458,7 +458,8 @@ def _task(item: dict[str, Any], path: str) -> list[TaskSpec]:
         model = None
     test_size_param = Param("test_size", 0.2, "float", low=0, high=1, low_open=True, high_open=True)
     errors.attempt(test_size_param.check, test_size, f"{path}.test_size")
-    errors.attempt(Param("data_seed", 0, "int", low=0).check, data_seed, f"{path}.data_seed")
+    seed_param = Param("data_seed", 0, "int", low=0, high=2**32 - 1)  # numpy's random_state
+    errors.attempt(seed_param.check, data_seed, f"{path}.data_seed")
     if dataset is not None and model is not None:
         errors.attempt(_task_kind, dataset, model, target, path)
     dentry = DATASETS.get(dataset) if isinstance(dataset, str) else None

@@ -31,7 +31,7 @@ class ConfigError(LrbenchError):
         text = f"{path}: got {_show(value)}; expected {allowed}"
         if hint:
             text += f" ({hint})"
-        super().__init__(text)
+        super().__init__(one_line(text))
 
 
 class ConfigErrors(ConfigError):
@@ -113,6 +113,17 @@ class _Failed:
 
 
 FAILED: Any = _Failed()
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that could end or hide a line (newlines, ``\\r``, other
+    control characters, Unicode line and paragraph separators) written as its escape: a key or
+    a file name taken from the user cannot split one problem's line in two."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 def _show(value: object) -> str:

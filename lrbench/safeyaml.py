@@ -172,7 +172,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def _reader_problem(exc: yaml.reader.ReaderError) -> str:
     """``ReaderError`` prints on two lines; this is one."""
-    if exc.encoding is not None:  # a decoding error: character is the offending byte
+    if exc.encoding != "unicode":  # a decoding error: character is the offending byte
         byte = exc.character[0] if isinstance(exc.character, bytes) else int(exc.character)
         return f"not {exc.encoding.upper()} text: byte 0x{byte:02x} at offset {exc.position} ({exc.reason})"
     return (

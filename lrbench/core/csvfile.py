@@ -61,7 +61,7 @@ def _csv_rows(path: str, target: str) -> tuple[list[str], list[list[str]], list[
     as CSV text, a missing target column, repeated names and rows of the wrong length."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, strict=True)  # a stray quote is an error, not a merged row
             header = next(reader, None)
             if header is None:
                 raise ConfigError(path, "an empty file", "a CSV file with a header row")
@@ -132,7 +132,7 @@ def _check_varies(X: np.ndarray, columns: list[str], path: str) -> None:
         errors.add(
             ConfigError(
                 f"{path}: column {columns[c]!r}",
-                f"{X[0, c]!r} in all {X.shape[0]} rows",
+                f"{float(X[0, c])!r} in all {X.shape[0]} rows",
                 "a feature that varies",
                 "remove the column: a constant feature carries no information "
                 "and its standard deviation is 0",

@@ -55,8 +55,18 @@ class Data:
         return int(self.X_train.shape[1])
 
 
+# Bounds on generated datasets: what a learning-rate study can use, far below what would
+# exhaust memory (a float64 dataset of MAX_VALUES values is 1 GiB).
+MAX_SAMPLES = 10**7
+MAX_FEATURES = 10**5
+MAX_CLASSES = 1000
+MAX_VALUES = 2**27
+
+
 def _n_samples() -> Param:
-    return Param("n_samples", 500, "int", "number of samples before the split", low=10)
+    return Param(
+        "n_samples", 500, "int", "number of samples before the split", low=10, high=MAX_SAMPLES
+    )
 
 
 _SEED = Param("seed", 0, "int", "random_state of the generator", low=0, high=2**32 - 1)
@@ -71,9 +81,16 @@ DATASETS: dict[str, Entry] = {
         "make_classification (2 redundant features, 2 clusters a class, sklearn's defaults)",
         (
             _n_samples(),
-            Param("n_features", 20, "int", "number of features", low=4),
+            Param("n_features", 20, "int", "number of features", low=4, high=MAX_FEATURES),
             Param("n_informative", 5, "int", "informative features, <= n_features - 2", low=1),
-            Param("n_classes", 2, "int", "number of classes (<= 2**n_informative / 2)", low=2),
+            Param(
+                "n_classes",
+                2,
+                "int",
+                "number of classes (<= 2**n_informative / 2)",
+                low=2,
+                high=MAX_CLASSES,
+            ),
             Param("class_sep", 1.0, "float", "class cluster spacing", low=0, low_open=True),
             Param("flip_y", 0.01, "float", "fraction of labels assigned at random", low=0, high=1),
             _SEED,
@@ -99,8 +116,8 @@ DATASETS: dict[str, Entry] = {
         "make_blobs: isotropic Gaussian clusters, one class each",
         (
             _n_samples(),
-            Param("n_features", 2, "int", "number of features", low=1),
-            Param("centers", 3, "int", "number of clusters (= classes)", low=2),
+            Param("n_features", 2, "int", "number of features", low=1, high=MAX_FEATURES),
+            Param("centers", 3, "int", "number of clusters (= classes)", low=2, high=MAX_CLASSES),
             Param("cluster_std", 1.0, "float", "std of each cluster", low=0, low_open=True),
             _SEED,
         ),
@@ -110,7 +127,7 @@ DATASETS: dict[str, Entry] = {
         "make_regression: a random linear model plus Gaussian noise (for the linear model)",
         (
             _n_samples(),
-            Param("n_features", 10, "int", "number of features", low=1),
+            Param("n_features", 10, "int", "number of features", low=1, high=MAX_FEATURES),
             Param("n_informative", 10, "int", "features with a weight, <= n_features", low=1),
             Param("noise", 1.0, "float", "std of the Gaussian noise on y", low=0),
             _SEED,
@@ -161,6 +178,13 @@ def resolve_dataset(name: str, given: Mapping[str, Any] | None, path: str) -> di
                 p["n_classes"],
                 f"at most 2**n_informative / 2 = {2 ** p['n_informative'] // 2} (2 clusters a class)",
             )
+    if "n_features" in p and p["n_samples"] * p["n_features"] > MAX_VALUES:
+        raise ConfigError(
+            f"{path}.n_samples",
+            p["n_samples"],
+            f"at most {MAX_VALUES // p['n_features']} with n_features = {p['n_features']} "
+            f"(a dataset of at most {MAX_VALUES} values)",
+        )
     if name == "regression" and p["n_informative"] > p["n_features"]:
         raise ConfigError(
             f"{path}.n_informative", p["n_informative"], f"at most n_features = {p['n_features']}"

@@ -58,19 +58,20 @@ def results_folder(folder: Path, name: str) -> Iterator[Path]:
         lock.release()
 
 
-def holding_results_lock(run: F) -> F:
-    """Decorate :func:`lrbench.sweep.run.run` so that it runs inside :func:`results_folder`
-    (the folder is ``out``, or the config's default folder)."""
+def holding_results_lock(default_out: Callable[[Any], Path]) -> Callable[[F], F]:
+    """Decorate :func:`lrbench.sweep.run.run` so that it runs inside :func:`results_folder`;
+    the folder is its ``out`` argument, or ``default_out(config)``."""
 
-    @functools.wraps(run)
-    def locked(config: Any, *args: Any, out: Path | None = None, **kwargs: Any) -> Any:
-        from lrbench.sweep.run import default_out
+    def decorate(run: F) -> F:
+        @functools.wraps(run)
+        def locked(config: Any, *args: Any, out: Path | None = None, **kwargs: Any) -> Any:
+            folder = Path(out) if out is not None else default_out(config)
+            with results_folder(folder, config.name):
+                return run(config, *args, out=out, **kwargs)
 
-        folder = Path(out) if out is not None else default_out(config)
-        with results_folder(folder, config.name):
-            return run(config, *args, out=out, **kwargs)
+        return locked  # type: ignore[return-value]
 
-    return locked  # type: ignore[return-value]
+    return decorate
 
 
 def _check_owner(folder: Path, name: str) -> None:

@@ -68,7 +68,7 @@ def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[
     return out
 
 
-@holding_results_lock
+@holding_results_lock(default_out)
 def run(
     config: Config,
     *,
