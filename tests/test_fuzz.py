@@ -150,7 +150,7 @@ def test_schedule_flags(name, steps, lr, sets):
     assert res.exception is None or isinstance(res.exception, SystemExit), (args, res.exception)
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=20)
 @given(
     sets=st.lists(
         st.tuples(

@@ -158,7 +158,7 @@ def test_kills_at_chosen_points_leave_only_whole_files(tmp_path: Path, reference
 def test_kills_at_random_moments_with_two_workers(tmp_path: Path, reference):
     out = tmp_path / "r"
     rng = random.Random(23)
-    for _ in range(4):
+    for _ in range(3):
         status = forked(lambda: sweep(out, jobs=2), kill_after=rng.uniform(0.05, 0.6))
         assert status == 0 or os.WTERMSIG(status) == signal.SIGKILL
         check_trusted(out)

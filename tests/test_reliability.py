@@ -324,10 +324,10 @@ print(json.dumps({"estimate": memory.total, "used": status("VmHWM:") - before}))
 
 def test_the_estimate_bounds_the_memory_a_sweep_uses(tmp_path: Path):
     # reference: the peak resident memory the sweep adds to its process (Linux VmHWM, reset
-    # before the sweep), on a grid whose records and curves dominate (14 runs x 2000 steps)
+    # before the sweep), on a grid whose records and curves dominate (14 runs x 1000 steps)
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs Linux /proc")
-    sets = ["tasks=[{dataset: iris, model: logreg}]", "train.steps=2000", "train.epochs=null", "seeds=1",
+    sets = ["tasks=[{dataset: iris, model: logreg}]", "train.steps=1000", "train.epochs=null", "seeds=1",
             "train.batch_size=full", "lr=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]",
             "optimizers=[sgd, adam]", "schedules=[constant]"]  # fmt: skip
     done = subprocess.run(
@@ -337,3 +337,28 @@ def test_the_estimate_bounds_the_memory_a_sweep_uses(tmp_path: Path):
     m = json.loads(done.stdout)
     assert m["used"] > 5 * 2**20  # the grid does use memory worth measuring
     assert m["used"] <= m["estimate"] <= 6 * m["used"], m
+
+
+def test_a_failed_write_in_a_worker_is_one_line(tmp_path: Path, monkeypatch, reference):
+    """With two workers the run files are written in the workers: the failure crosses the
+    process boundary, the other worker is stopped, and no temporary file is left behind."""
+    import lrbench.sweep.store as store
+
+    real = store.atomic_write
+
+    def failing(path: Path, text: str) -> None:
+        if path.parent.name == "runs" and path.stem.startswith(("0", "1", "2", "3")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, text)
+
+    monkeypatch.setattr(store, "atomic_write", failing)  # inherited by the forked workers
+    out = tmp_path / "r"
+    two_tasks = "tasks=[{dataset: iris, model: logreg}, {dataset: iris, model: mlp, hidden: [4]}]"
+    res = sweep(out, "--set", two_tasks, jobs="2")
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.stderr.strip().startswith(f"error: cannot write {out / 'runs'}/")
+    assert "No space left on device" in res.stderr
+    assert not list((out / "runs").glob(".*.tmp"))
+    assert all(json.loads(t)["format"] == 1 for t in run_files(out).values())
+    monkeypatch.setattr(store, "atomic_write", real)
+    assert sweep(out).exit_code == 0
