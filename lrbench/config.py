@@ -585,13 +585,10 @@ def _entry(item: Any, ipath: str, registry: Mapping[str, Any], what: str, resolv
             ipath, item, f"a {what} name or a one-key mapping {{name: {{param: value}}}}"
         )
     entry = lookup(registry, name, ipath, what)
-    problems = check_each(entry.params, given, f"{ipath}.{name}")
-    if problems:
-        errors = ErrorList()
-        for problem in problems:
-            errors.add(problem)
-        errors.raise_if_any()
     errors = ErrorList()
+    for problem in check_each(entry.params, given, f"{ipath}.{name}"):
+        errors.add(problem)
+    errors.raise_if_any()  # each key checked alone first; then the cases and their cross-checks
     out = []
     for case in expand_grid(given, entry.params, f"{ipath}.{name}"):
         params = errors.attempt(resolve, name, case, f"{ipath}.{name}")

@@ -77,6 +77,7 @@ class ErrorList:
 
     def __init__(self) -> None:
         self.errors: list[ConfigError] = []
+        self._seen: set[str] = set()
 
     def __bool__(self) -> bool:
         return bool(self.errors)
@@ -85,7 +86,8 @@ class ErrorList:
         """Record ``error`` (each of a :class:`ConfigErrors`), once: grid cases that share a
         bad value give one line, not one a case."""
         for e in error.errors if isinstance(error, ConfigErrors) else (error,):
-            if all(str(e) != str(seen) for seen in self.errors):
+            if str(e) not in self._seen:
+                self._seen.add(str(e))
                 self.errors.append(e)
 
     def attempt(self, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

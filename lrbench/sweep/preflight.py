@@ -14,14 +14,12 @@ from lrbench.errors import FAILED, ConfigError, ErrorList, LrbenchError
 from lrbench.spec import RunSpec
 
 
-def preflight(
-    specs: Sequence[RunSpec], jobs: int, machine: int | None | str = "detect"
-) -> MemoryPlan:
+def preflight(specs: Sequence[RunSpec], jobs: int) -> MemoryPlan:
     """Check ``specs`` before training with ``jobs`` workers and return the memory plan.
 
     Raises :class:`ConfigError` (every task's problems at once) for data that does not load or
     a batch larger than a task's training rows, and :class:`LrbenchError` with the estimate when
-    the planned memory exceeds ``machine`` bytes (by default :func:`machine_memory`).
+    the planned memory exceeds the machine's (:func:`lrbench.core.memory.machine_memory`).
     """
     from lrbench.core.engine import group_key, load_task_data
     from lrbench.sweep.executor import MAX_WIDTH
@@ -49,7 +47,7 @@ def preflight(
             continue
         shapes.append(_shape(group, data, MAX_WIDTH))
     errors.raise_if_any()
-    memory = plan(shapes, jobs, machine_memory() if machine == "detect" else machine)
+    memory = plan(shapes, jobs, machine_memory())
     if not memory.fits:
         raise LrbenchError(
             f"the grid needs more memory than this machine has: {memory.text()}; "
