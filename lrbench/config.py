@@ -3,7 +3,10 @@
 The grid is tasks x optimizers x schedules x learning rates x seeds. A list where an optimizer,
 schedule, dataset or model hyperparameter expects one value (or a list of lists where it
 expects a list) is a grid axis too: ``{momentum: {momentum: [0.5, 0.9, 0.99]}}`` is three
-optimizers. Every error names the key path, the value and what is allowed.
+optimizers. Every error names the key path, the value and what is allowed, and validation
+reports every problem of a config in one pass.
+
+(Over 450 lines: one validator per config section, each collecting all its problems.)
 """
 
 from __future__ import annotations
@@ -16,16 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from lrbench import safeyaml
 from lrbench.core.data import DATASETS, dataset_kind, resolve_dataset
 from lrbench.core.models import MODELS, model_task, resolve_model
 from lrbench.core.optimizers import OPTIMIZERS, check_cycle_momentum, resolve_optimizer
 from lrbench.core.schedules import SCHEDULES, resolve_schedule
 from lrbench.core.tasks import steps_per_epoch, train_size
-from lrbench.errors import ConfigError, LrbenchError
+from lrbench.errors import FAILED, ConfigError, ErrorList, LrbenchError
 from lrbench.expect import Expectation, Grid, parse_expectations
-from lrbench.params import Param, did_you_mean, lookup
+from lrbench.params import Param, check_each, did_you_mean, is_axis, lookup
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
 
 LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -138,17 +140,9 @@ class Config:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Load a YAML mapping with the safe loader; a clear error for a missing or bad file."""
-    p = Path(path)
-    if not p.is_file():
-        raise LrbenchError(f"config file not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise LrbenchError(f"{p}: {problem}{where}") from None
+    """Load a YAML mapping with the safe loader and the limits of :mod:`lrbench.safeyaml`
+    (size, nesting, alias expansion); a clear one-line error for a missing or bad file."""
+    data = safeyaml.load_file(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -156,51 +150,66 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def parse_value(text: str, source: str) -> Any:
+    """A ``--set`` value: YAML with the limits of :mod:`lrbench.safeyaml`; empty text is null."""
+    return safeyaml.loads(text, source) if text.strip() else None
+
+
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply ``--set key.path=value`` overrides (values parsed as YAML) to a copy of ``raw``.
 
     Path parts are mapping keys or list indices: ``train.epochs=5``, ``lr=[0.1,0.3]``,
-    ``tasks.0.hidden=[32]``.
+    ``tasks.0.hidden=[32]``. Every bad override is reported (one :class:`ConfigErrors`).
     """
+    errors = ErrorList()
     out = copy.deepcopy(raw)
     for item in overrides:
-        if "=" not in item:
-            raise LrbenchError(f"--set {item!r}: expected key.path=value, e.g. train.epochs=5")
-        path, text = item.split("=", 1)
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise LrbenchError(f"--set {item!r}: the value is not valid YAML") from None
-        parts = [p for p in path.strip().split(".") if p]
-        if not parts:
-            raise LrbenchError(f"--set {item!r}: empty key path")
-        node: Any = out
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            here = ".".join(parts[: i + 1])
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"--set {here}", part, f"a list index 0..{len(node) - 1}")
-                if last:
-                    node[int(part)] = value
-                else:
-                    node = node[int(part)]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    if node.get(part) is None:
-                        node[part] = {}
-                    node = node[part]
-            else:
-                raise ConfigError(f"--set {here}", node, "a mapping or list to descend into")
+        errors.attempt(_override, out, item)
+    errors.raise_if_any()
     return out
+
+
+def _override(out: dict[str, Any], item: str) -> None:
+    """Apply one ``key.path=value`` to ``out`` in place."""
+    if "=" not in item:
+        raise ConfigError("--set", item, "key.path=value, e.g. train.epochs=5")
+    path, text = item.split("=", 1)
+    parts = [p for p in path.strip().split(".") if p]
+    if not parts:
+        raise ConfigError("--set", item, "key.path=value with a key path before '='")
+    try:
+        value = parse_value(text, f"--set {path.strip()}")
+    except safeyaml.YamlProblem as problem:
+        raise ConfigError(f"--set {path.strip()}", text, "a YAML value", problem.reason) from None
+    node: Any = out
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {here}", part, f"a list index 0..{len(node) - 1}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            raise ConfigError(f"--set {here}", node, "a mapping or list to descend into")
 
 
 def load_config(
     paths: Sequence[str | Path] | str | Path | None = None, overrides: Sequence[str] = ()
 ) -> Config:
-    """Read, merge (later files win, key by key at the top level), override and validate."""
+    """Read, merge (later files win, key by key at the top level), override and validate.
+
+    Every problem is reported at once: all bad overrides, or else all problems of the config.
+    """
     if paths is None:
         paths = [default_config_path()]
     elif isinstance(paths, (str, Path)):
@@ -219,31 +228,46 @@ def default_config_path() -> Path:
 
 
 def validate(raw: Mapping[str, Any]) -> Config:
-    """Check every key and value; fill defaults; return a :class:`Config`."""
-    _unknown(raw, TOP_KEYS, "")
-    name = raw.get("name", "sweep")
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise ConfigError("name", name, "a non-empty folder name without '/'")
-    seeds = _seeds(raw.get("seeds", 1))
-    train = _train(raw.get("train") or {})
-    lrs = _lrs(raw.get("lr", list(LR_GRID)))
-    tasks = _tasks(raw.get("tasks"))
-    optimizers = _entries(
-        raw.get("optimizers", ["sgd"]), "optimizers", OPTIMIZERS, "optimizer", resolve_optimizer
+    """Check every key and value; fill defaults; return a :class:`Config`.
+
+    Every problem is reported at once (a :class:`lrbench.errors.ConfigErrors` when there are
+    several): each section, list item and key is checked even after an earlier one failed.
+    """
+    errors = ErrorList()
+    errors.attempt(_unknown, raw, TOP_KEYS, "")
+    name = errors.attempt(_name, raw.get("name", "sweep"))
+    seeds = errors.attempt(_seeds, raw.get("seeds", 1))
+    train = errors.attempt(_train, raw.get("train") or {})
+    lrs = errors.attempt(_lrs, raw.get("lr", list(LR_GRID)))
+    tasks = errors.attempt(_tasks, raw.get("tasks"))
+    optimizers = errors.attempt(
+        _entries,
+        raw.get("optimizers", ["sgd"]),
+        "optimizers",
+        OPTIMIZERS,
+        "optimizer",
+        resolve_optimizer,
     )
-    schedules = _entries(
-        raw.get("schedules", ["constant"]), "schedules", SCHEDULES, "schedule", resolve_schedule
+    schedules = errors.attempt(
+        _entries,
+        raw.get("schedules", ["constant"]),
+        "schedules",
+        SCHEDULES,
+        "schedule",
+        resolve_schedule,
     )
-    analysis = _section(raw.get("analysis") or {}, ANALYSIS_PARAMS, "analysis")
-    for i, (sname, sp) in enumerate(schedules):
-        if sp.get("cycle_momentum"):
-            for j, (oname, _) in enumerate(optimizers):
-                check_cycle_momentum(
-                    oname, f"optimizers[{j}] with schedules[{i}].{sname}.cycle_momentum"
-                )
-    grid = Grid(tasks, optimizers, schedules, METRIC_CHOICES, analysis["metric"], analysis["target"],
-                registry_defaults(OPTIMIZERS, SCHEDULES, MODELS))  # fmt: skip
-    expect = parse_expectations(raw.get("expect"), grid)
+    analysis = errors.attempt(_section, raw.get("analysis") or {}, ANALYSIS_PARAMS, "analysis")
+    if optimizers is not FAILED and schedules is not FAILED:
+        errors.attempt(_cycle_momentum, optimizers, schedules)
+    axes = (tasks, optimizers, schedules, lrs, seeds)
+    if all(a is not FAILED for a in axes):
+        errors.attempt(_grid_size, axes)
+    expect: tuple[Expectation, ...] = ()
+    if all(a is not FAILED for a in (tasks, optimizers, schedules, analysis)):
+        grid = Grid(tasks, optimizers, schedules, METRIC_CHOICES, analysis["metric"],
+                    analysis["target"], registry_defaults(OPTIMIZERS, SCHEDULES, MODELS))  # fmt: skip
+        expect = errors.attempt(parse_expectations, raw.get("expect"), grid)
+    errors.raise_if_any()
     resolved = {
         "name": name,
         "seeds": list(seeds),
@@ -262,22 +286,63 @@ def validate(raw: Mapping[str, Any]) -> Config:
     return Config(name, seeds, tasks, train, lrs, optimizers, schedules, analysis, resolved, expect)
 
 
+MAX_RUNS = 100_000  # runs in one grid (and cases of one expanded entry); W1 has 126
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ConfigError("name", name, "a non-empty folder name without '/'")
+    return name
+
+
+def _cycle_momentum(optimizers: tuple, schedules: tuple) -> None:
+    errors = ErrorList()
+    for i, (sname, sp) in enumerate(schedules):
+        if sp.get("cycle_momentum"):
+            for j, (oname, _) in enumerate(optimizers):
+                errors.attempt(
+                    check_cycle_momentum,
+                    oname,
+                    f"optimizers[{j}] with schedules[{i}].{sname}.cycle_momentum",
+                )
+    errors.raise_if_any()
+
+
+def _grid_size(axes: Sequence[Sequence[Any]]) -> None:
+    n = math.prod(len(a) for a in axes)
+    if n > MAX_RUNS:
+        sizes = " x ".join(str(len(a)) for a in axes)
+        raise ConfigError(
+            "(grid)",
+            f"{n} runs (tasks x optimizers x schedules x lr x seeds = {sizes})",
+            f"at most {MAX_RUNS} runs",
+            "split the study into several configs",
+        )
+
+
 def _unknown(mapping: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
+    """Every key of ``mapping`` that is not ``allowed``, one error each."""
+    errors = ErrorList()
     for key in mapping:
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
-            raise ConfigError(
-                where,
-                mapping[key],
-                "a known key: " + ", ".join(allowed),
-                did_you_mean(key, allowed),
+            errors.add(
+                ConfigError(
+                    where,
+                    mapping[key],
+                    "a known key: " + ", ".join(allowed),
+                    did_you_mean(key, allowed),
+                )
             )
+    errors.raise_if_any()
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise ConfigError("seeds", value, "a count >= 1 or a list of integer seeds")
+        if value < 1 or value > MAX_RUNS:
+            raise ConfigError(
+                "seeds", value, f"a count in [1, {MAX_RUNS}] or a list of integer seeds"
+            )
         return tuple(range(value))
     if (
         isinstance(value, list)
@@ -292,13 +357,15 @@ def _seeds(value: Any) -> tuple[int, ...]:
 
 def _lrs(value: Any) -> tuple[float, ...]:
     values = value if isinstance(value, list) else [value]
+    errors = ErrorList()
     out = []
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise ConfigError(
-                f"lr[{i}]" if isinstance(value, list) else "lr", v, "positive numbers"
-            )
+            path = f"lr[{i}]" if isinstance(value, list) else "lr"
+            errors.add(ConfigError(path, v, "positive numbers"))
+            continue
         out.append(float(v))
+    errors.raise_if_any()
     if not out:
         raise ConfigError("lr", value, "a non-empty list of positive numbers")
     if len(set(out)) != len(out):
@@ -307,14 +374,20 @@ def _lrs(value: Any) -> tuple[float, ...]:
 
 
 def _section(given: Any, params: Sequence[Param], path: str) -> dict[str, Any]:
+    """A mapping of plain settings (``train``, ``analysis``): every bad key reported."""
     if not isinstance(given, Mapping):
         raise ConfigError(path, given, "a mapping")
+    errors = ErrorList()
     names = [p.name for p in params]
-    _unknown(given, names, path)
-    return {
-        p.name: (p.check(given[p.name], f"{path}.{p.name}") if p.name in given else p.default)
-        for p in params
-    }
+    errors.attempt(_unknown, given, names, path)
+    out = {}
+    for p in params:
+        value = given.get(p.name, p.default)
+        out[p.name] = (
+            errors.attempt(p.check, value, f"{path}.{p.name}") if p.name in given else value
+        )
+    errors.raise_if_any()
+    return out
 
 
 def _train(given: Any) -> dict[str, Any]:
@@ -326,11 +399,14 @@ def _train(given: Any) -> dict[str, Any]:
         del given["batch_size"]
     if given.get("eval_every") == "epoch":
         given["eval_every"] = None
+    errors = ErrorList()
     for key, word in (("batch_size", "full"), ("eval_every", "epoch")):
         v = given.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ConfigError(f"train.{key}", v, f"an integer >= 1 or {word}")
-    t = _section(given, TRAIN_PARAMS, "train")
+            errors.add(ConfigError(f"train.{key}", v, f"an integer >= 1 or {word}"))
+            del given[key]
+    t = errors.attempt(_section, given, TRAIN_PARAMS, "train")
+    errors.raise_if_any()
     if full:
         t["batch_size"] = None
     if t["epochs"] is None and t["steps"] is None:
@@ -347,60 +423,78 @@ def _tasks(value: Any) -> tuple[TaskSpec, ...]:
         value = [value]
     if not isinstance(value, list) or not value:
         raise ConfigError("tasks", value, "a non-empty list of tasks")
+    errors = ErrorList()
     out: list[TaskSpec] = []
     for i, item in enumerate(value):
         path = f"tasks[{i}]"
         if not isinstance(item, Mapping):
-            raise ConfigError(path, item, "a mapping with dataset and model")
-        out.extend(_task(dict(item), path))
+            errors.add(ConfigError(path, item, "a mapping with dataset and model"))
+            continue
+        out.extend(errors.attempt(_task, dict(item), path) or ())
+    errors.raise_if_any()
     if len(set(out)) != len(out):
         raise ConfigError("tasks", value, "distinct tasks")
+    if len(out) > MAX_RUNS:
+        raise ConfigError("tasks", f"{len(out)} tasks", f"at most {MAX_RUNS}")
     return tuple(out)
 
 
 def _task(item: dict[str, Any], path: str) -> list[TaskSpec]:
+    """One ``tasks[i]`` entry, expanded over its list-valued parameters; every problem of the
+    entry is reported."""
     dataset = item.pop("dataset", None)
     model = item.pop("model", None)
-    if dataset is None:
-        raise ConfigError(
-            f"{path}.dataset",
-            None,
-            "a dataset: " + ", ".join(sorted(DATASETS)) + " or a path ending in .csv",
-        )
-    if model is None:
-        raise ConfigError(f"{path}.model", None, "a model: " + ", ".join(sorted(MODELS)))
-    lookup(MODELS, model, f"{path}.model", "model")
-    if not (isinstance(dataset, str) and dataset.endswith(".csv")):
-        lookup(DATASETS, dataset, f"{path}.dataset", "dataset (or a path ending in .csv)")
     target = item.pop("target", None)
     test_size = item.pop("test_size", 0.2)
     data_seed = item.pop("data_seed", 0)
-    Param("test_size", 0.2, "float", low=0, high=1, low_open=True, high_open=True).check(
-        test_size, f"{path}.test_size"
-    )
-    Param("data_seed", 0, "int", low=0).check(data_seed, f"{path}.data_seed")
-    kind = dataset_kind(dataset)
-    task_kind = model_task(model)
-    if kind != "csv" and kind != task_kind:
-        raise ConfigError(f"{path}.dataset", dataset, f"a {task_kind} dataset for model {model}")
-    if kind == "csv":
-        resolve_dataset(dataset, {}, f"{path}.dataset")
-        if not isinstance(target, str):
-            raise ConfigError(f"{path}.target", target, "the name of the CSV column to predict")
-    elif target is not None:
-        raise ConfigError(f"{path}.target", target, "no target (only CSV datasets take one)")
-    dentry = DATASETS.get(dataset)
+    errors = ErrorList()
+    if dataset is None:
+        errors.add(
+            ConfigError(
+                f"{path}.dataset",
+                None,
+                "a dataset: " + ", ".join(sorted(DATASETS)) + " or a path ending in .csv",
+            )
+        )
+    elif not (isinstance(dataset, str) and dataset.endswith(".csv")):
+        if (
+            errors.attempt(
+                lookup, DATASETS, dataset, f"{path}.dataset", "dataset (or a path ending in .csv)"
+            )
+            is FAILED
+        ):
+            dataset = None
+    if model is None:
+        errors.add(ConfigError(f"{path}.model", None, "a model: " + ", ".join(sorted(MODELS))))
+    elif errors.attempt(lookup, MODELS, model, f"{path}.model", "model") is FAILED:
+        model = None
+    test_size_param = Param("test_size", 0.2, "float", low=0, high=1, low_open=True, high_open=True)
+    errors.attempt(test_size_param.check, test_size, f"{path}.test_size")
+    seed_param = Param("data_seed", 0, "int", low=0, high=2**32 - 1)  # numpy's random_state
+    errors.attempt(seed_param.check, data_seed, f"{path}.data_seed")
+    if dataset is not None and model is not None:
+        errors.attempt(_task_kind, dataset, model, target, path)
+    dentry = DATASETS.get(dataset) if isinstance(dataset, str) else None
     dnames = [p.name for p in dentry.params] if dentry else []
-    mnames = [p.name for p in MODELS[model].params]
-    allowed = list(TASK_KEYS) + dnames + mnames
-    _unknown(item, allowed, path)
+    mnames = [p.name for p in MODELS[model].params] if model is not None else []
+    if dataset is not None and model is not None:
+        errors.attempt(_unknown, item, list(TASK_KEYS) + dnames + mnames, path)
     dgiven = {k: v for k, v in item.items() if k in dnames}
     mgiven = {k: v for k, v in item.items() if k in mnames}
+    for problem in check_each(dentry.params if dentry else (), dgiven, path):
+        errors.add(problem)
+    for problem in check_each(MODELS[model].params if model else (), mgiven, path):
+        errors.add(problem)
+    errors.raise_if_any()
     out = []
-    for dcase in expand_grid(dgiven, dentry.params if dentry else ()):
-        dparams = resolve_dataset(dataset, dcase, path)
-        for mcase in expand_grid(mgiven, MODELS[model].params):
-            mparams = resolve_model(model, mcase, path)
+    dcases = expand_grid(dgiven, dentry.params if dentry else (), path)
+    mcases = expand_grid(mgiven, MODELS[model].params, path)
+    for dcase in dcases:
+        dparams = errors.attempt(resolve_dataset, dataset, dcase, path)
+        for mcase in mcases:
+            mparams = errors.attempt(resolve_model, model, mcase, path)
+            if dparams is FAILED or mparams is FAILED:
+                continue
             out.append(
                 TaskSpec(
                     dataset,
@@ -412,7 +506,26 @@ def _task(item: dict[str, Any], path: str) -> list[TaskSpec]:
                     int(data_seed),
                 )
             )
+    errors.raise_if_any()
     return out
+
+
+def _task_kind(dataset: str, model: str, target: Any, path: str) -> None:
+    """The dataset suits the model (classification or regression), and a CSV names its target."""
+    kind = dataset_kind(dataset)
+    task_kind = model_task(model)
+    if kind != "csv" and kind != task_kind:
+        raise ConfigError(f"{path}.dataset", dataset, f"a {task_kind} dataset for model {model}")
+    if kind == "csv":
+        errors = ErrorList()
+        errors.attempt(resolve_dataset, dataset, {}, path)
+        if not isinstance(target, str):
+            errors.add(
+                ConfigError(f"{path}.target", target, "the name of the CSV column to predict")
+            )
+        errors.raise_if_any()
+    elif target is not None:
+        raise ConfigError(f"{path}.target", target, "no target (only CSV datasets take one)")
 
 
 def _task_dict(t: TaskSpec) -> dict[str, Any]:
@@ -426,57 +539,72 @@ def _task_dict(t: TaskSpec) -> dict[str, Any]:
     return d
 
 
-def expand_grid(given: Mapping[str, Any], params: Sequence[Param]) -> list[dict[str, Any]]:
+def expand_grid(
+    given: Mapping[str, Any], params: Sequence[Param], path: str = ""
+) -> list[dict[str, Any]]:
     """Expand list values into the product of single-valued cases.
 
-    A list for a scalar parameter, or a list of lists for a list parameter, is an axis.
+    A list for a scalar parameter, or a list of lists for a list parameter, is an axis
+    (:func:`lrbench.params.is_axis`). More than :data:`MAX_RUNS` cases is a :class:`ConfigError`
+    at ``path``, raised before any case is built.
     """
     kinds = {p.name: p for p in params}
-    axes: list[list[Any]] = []
     keys = list(given)
-    for k in keys:
-        v = given[k]
-        p = kinds.get(k)
-        is_axis = (
-            isinstance(v, list)
-            and v
-            and (
-                (p is not None and p.is_list and all(isinstance(x, list) for x in v))
-                or (p is None or not p.is_list)
-            )
-        )
-        axes.append(list(v) if is_axis else [v])
+    axes = [list(given[k]) if is_axis(given[k], kinds.get(k)) else [given[k]] for k in keys]
+    n = math.prod(len(a) for a in axes)
+    if n > MAX_RUNS:
+        sizes = " x ".join(str(len(a)) for a in axes)
+        raise ConfigError(path or "(grid)", f"{n} cases ({sizes})", f"at most {MAX_RUNS}")
     return [dict(zip(keys, combo)) for combo in itertools.product(*axes)] if keys else [{}]
 
 
 def _entries(value: Any, path: str, registry: Mapping[str, Any], what: str, resolve) -> tuple:
+    """The ``optimizers`` or ``schedules`` list, each entry expanded; every bad entry and key
+    is reported."""
     if isinstance(value, (str, Mapping)):
         value = [value]
     if not isinstance(value, list) or not value:
         raise ConfigError(
             path, value, f"a non-empty list of {what} names or {{name: {{param: value}}}}"
         )
+    errors = ErrorList()
     out = []
     for i, item in enumerate(value):
-        ipath = f"{path}[{i}]"
-        if isinstance(item, str):
-            name, given = item, {}
-        elif isinstance(item, Mapping) and len(item) == 1:
-            name, given = next(iter(item.items()))
-            given = given or {}
-            if not isinstance(given, Mapping):
-                raise ConfigError(f"{ipath}.{name}", given, "a mapping of hyperparameters")
-        else:
-            raise ConfigError(
-                ipath, item, f"a {what} name or a one-key mapping {{name: {{param: value}}}}"
-            )
-        entry = lookup(registry, name, ipath, what)
-        for case in expand_grid(given, entry.params):
-            out.append((name, resolve(name, case, f"{ipath}.{name}")))
+        out.extend(errors.attempt(_entry, item, f"{path}[{i}]", registry, what, resolve) or ())
+    errors.raise_if_any()
     keys = [(n, repr(sorted(p.items()))) for n, p in out]
     if len(set(keys)) != len(keys):
         raise ConfigError(path, value, f"distinct {what}s")
+    if len(out) > MAX_RUNS:
+        raise ConfigError(path, f"{len(out)} {what}s", f"at most {MAX_RUNS}")
     return tuple(out)
+
+
+def _entry(item: Any, ipath: str, registry: Mapping[str, Any], what: str, resolve) -> list:
+    """One entry: a name or ``{name: {param: value}}``, expanded over its list values."""
+    if isinstance(item, str):
+        name, given = item, {}
+    elif isinstance(item, Mapping) and len(item) == 1:
+        name, given = next(iter(item.items()))
+        given = given or {}
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"{ipath}.{name}", given, "a mapping of hyperparameters")
+    else:
+        raise ConfigError(
+            ipath, item, f"a {what} name or a one-key mapping {{name: {{param: value}}}}"
+        )
+    entry = lookup(registry, name, ipath, what)
+    errors = ErrorList()
+    for problem in check_each(entry.params, given, f"{ipath}.{name}"):
+        errors.add(problem)
+    errors.raise_if_any()  # each key checked alone first; then the cases and their cross-checks
+    out = []
+    for case in expand_grid(given, entry.params, f"{ipath}.{name}"):
+        params = errors.attempt(resolve, name, case, f"{ipath}.{name}")
+        if params is not FAILED:
+            out.append((name, params))
+    errors.raise_if_any()
+    return out
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -248,3 +248,41 @@ def lookup(registry: Mapping[str, Any], name: object, path: str, what: str) -> A
     raise ConfigError(
         path, name, f"{article} {what}: {', '.join(options)}", did_you_mean(name, options)
     )
+
+
+def is_axis(value: Any, param: Param | None) -> bool:
+    """Whether ``value`` is a grid axis for ``param``: a non-empty list where one value is
+    expected, or a non-empty list of lists for a list parameter (``None``: an unknown key)."""
+    if not isinstance(value, list) or not value:
+        return False
+    if param is not None and param.is_list:
+        return all(isinstance(x, list) for x in value)
+    return True
+
+
+def check_each(
+    params: Sequence[Param], given: Mapping[str, Any] | None, path: str
+) -> list[ConfigError]:
+    """Every problem of ``given`` at once, where :func:`resolve` stops at the first: unknown
+    keys (with a "did you mean" hint) and values :meth:`Param.check` refuses, each item of a
+    grid axis (:func:`is_axis`) checked on its own. Cross-parameter rules are not checked."""
+    problems: list[ConfigError] = []
+    names = [p.name for p in params]
+    by_name = {p.name: p for p in params}
+    for key, value in (given or {}).items():
+        p = by_name.get(key)
+        if p is None:
+            allowed = ", ".join(names) if names else "no parameters"
+            problems.append(
+                ConfigError(
+                    f"{path}.{key}", value, f"a known key: {allowed}", did_you_mean(key, names)
+                )
+            )
+            continue
+        for v in value if is_axis(value, p) else [value]:
+            try:
+                p.check(v, f"{path}.{key}")
+            except ConfigError as error:
+                problems.append(error)
+                break  # one line a key: the first bad item of an axis
+    return problems

@@ -143,7 +143,7 @@ def test_jobs_1_and_2_give_identical_results(tmp_path: Path):
         ),
         (["--set", "lr=[-0.1]"], "lr[0]: got -0.1"),
         (["--set", "schedulez=[cosine]"], "did you mean 'schedules'?"),
-        (["--set", "tasks.0.dataset=nope.csv"], "nope.csv"),
+        (["--set", "tasks.0.dataset=nope.csv", "--set", "tasks.0.target=y"], "nope.csv"),
         (["--set", "train.epochs"], "expected key.path=value"),
     ],
 )

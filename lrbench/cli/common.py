@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 from collections.abc import Iterator
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from lrbench.errors import LrbenchError
+from lrbench.errors import ConfigErrors, LrbenchError, one_line
 
 EXIT_BAD_INPUT = 2
 EXIT_EXPECTATIONS = 1
@@ -42,15 +45,64 @@ def stderr() -> Console:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Bad input: one line on stderr, exit 2. Ctrl-C: exit 130."""
+    """Bad input: one line a problem on stderr, exit 2. Ctrl-C: exit 130. A file the system
+    refuses to write (:data:`WRITE_ERRNOS`: a full disk, a read-only folder...): one line, exit 2.
+
+    A :class:`lrbench.errors.ConfigErrors` prints each of its lines (at most
+    :data:`lrbench.errors.MAX_REPORTED` and ``and N more``), each starting ``error:``.
+    """
     try:
         yield
     except LrbenchError as exc:
-        stderr().print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        console = stderr()
+        lines = exc.lines if isinstance(exc, ConfigErrors) else [str(exc)]
+        for line in lines:
+            console.print(f"[red]error:[/red] {escape(one_line(line))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise  # not the machine's answer to a write: a bug keeps its traceback
+        message = one_line(write_problem(exc))
+        stderr().print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt:
         stderr().print("interrupted: finished runs are kept; run the same command to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+# What the system answers when a file cannot be written: no space or quota, a file over the
+# size limit (RLIMIT_FSIZE), a read-only file system, no permission, a path through a file.
+WRITE_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+    }
+)
+
+
+def write_problem(exc: OSError) -> str:
+    """``cannot write results/x/runs.csv: No space left on device``: the file the write was
+    for (a temporary ``.runs.csv.abc123.tmp`` of :func:`lrbench.files.atomic_write` is shown as
+    ``runs.csv``), or ``the results`` when the system did not say."""
+    target = "the results"
+    if exc.filename:
+        path = Path(str(exc.filename))
+        name = path.name
+        if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
+            name = name[1:].rsplit(".", 2)[0]
+        target = str(path.with_name(name))
+    reason = exc.strerror or os.strerror(exc.errno or 0)
+    return (
+        f"cannot write {target}: {reason} (files written before are kept; "
+        "a sweep resumes from its finished runs)"
+    )
 
 
 SetOpt = Annotated[

@@ -124,13 +124,16 @@ def validate(
     """Check a config; print the grid size and the lockstep groups."""
     from lrbench.config import load_config
     from lrbench.report import tables as report
-    from lrbench.sweep.executor import make_groups
+    from lrbench.sweep.executor import default_jobs, make_groups
+    from lrbench.sweep.preflight import preflight
 
     with user_errors():
         cfg = load_config([config], set_ or ())
         specs = cfg.specs()
+        memory = preflight(specs, default_jobs())
         groups = make_groups(specs)
     stdout().print(report.validate_table(cfg, specs, groups))
+    stdout().print(memory.text())
 
 
 @app.command()
@@ -173,7 +176,9 @@ def list_(
 @app.command()
 def schedule(
     name: Annotated[str, typer.Argument(help="Schedule name (see lrbench list schedules).")],
-    steps: Annotated[int, typer.Option("--steps", "-n", min=1, help="Run length in steps.")] = 100,
+    steps: Annotated[
+        int, typer.Option("--steps", "-n", min=1, max=10**7, help="Run length in steps.")
+    ] = 100,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Base (or peak) learning rate.")] = 0.1,
     set_: SetOpt = None,
     fmt: Annotated[
@@ -181,17 +186,18 @@ def schedule(
     ] = ScheduleFormat.table,
 ) -> None:
     """Print the learning rate at every step of a schedule."""
-    import yaml
-
+    from lrbench.config import parse_value
     from lrbench.core import schedules
+    from lrbench.params import Param
 
     with user_errors():
+        Param("lr", 0.1, "float", low=0).check(lr, "--lr")
         given = {}
         for item in set_ or ():
             if "=" not in item:
                 raise LrbenchError(f"--set {item!r}: expected key=value, e.g. warmup=0.1")
             k, v = item.split("=", 1)
-            given[k.strip()] = yaml.safe_load(v)
+            given[k.strip()] = parse_value(v, f"--set {k.strip()}")
         params = schedules.resolve_schedule(name, given, name)
         if schedules.is_stateful(name):
             raise LrbenchError(

@@ -14,11 +14,9 @@ and its arrays are read-only, so a sweep that trains one task many times loads i
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import importlib.metadata
-import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -28,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.core.csvfile import read_csv
 from lrbench.errors import ConfigError
-from lrbench.params import Entry, Param, did_you_mean, lookup, resolve
+from lrbench.params import Entry, Param, lookup, resolve
 
 TASKS = ("classification", "regression")
 DTYPES = ("float64", "float32")
-MISSING = ("nan", "na", "n/a", "null", "none", "?")
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +55,18 @@ class Data:
         return int(self.X_train.shape[1])
 
 
+# Bounds on generated datasets: what a learning-rate study can use, far below what would
+# exhaust memory (a float64 dataset of MAX_VALUES values is 1 GiB).
+MAX_SAMPLES = 10**7
+MAX_FEATURES = 10**5
+MAX_CLASSES = 1000
+MAX_VALUES = 2**27
+
+
 def _n_samples() -> Param:
-    return Param("n_samples", 500, "int", "number of samples before the split", low=10)
+    return Param(
+        "n_samples", 500, "int", "number of samples before the split", low=10, high=MAX_SAMPLES
+    )
 
 
 _SEED = Param("seed", 0, "int", "random_state of the generator", low=0, high=2**32 - 1)
@@ -73,9 +81,16 @@ DATASETS: dict[str, Entry] = {
         "make_classification (2 redundant features, 2 clusters a class, sklearn's defaults)",
         (
             _n_samples(),
-            Param("n_features", 20, "int", "number of features", low=4),
+            Param("n_features", 20, "int", "number of features", low=4, high=MAX_FEATURES),
             Param("n_informative", 5, "int", "informative features, <= n_features - 2", low=1),
-            Param("n_classes", 2, "int", "number of classes (<= 2**n_informative / 2)", low=2),
+            Param(
+                "n_classes",
+                2,
+                "int",
+                "number of classes (<= 2**n_informative / 2)",
+                low=2,
+                high=MAX_CLASSES,
+            ),
             Param("class_sep", 1.0, "float", "class cluster spacing", low=0, low_open=True),
             Param("flip_y", 0.01, "float", "fraction of labels assigned at random", low=0, high=1),
             _SEED,
@@ -101,8 +116,8 @@ DATASETS: dict[str, Entry] = {
         "make_blobs: isotropic Gaussian clusters, one class each",
         (
             _n_samples(),
-            Param("n_features", 2, "int", "number of features", low=1),
-            Param("centers", 3, "int", "number of clusters (= classes)", low=2),
+            Param("n_features", 2, "int", "number of features", low=1, high=MAX_FEATURES),
+            Param("centers", 3, "int", "number of clusters (= classes)", low=2, high=MAX_CLASSES),
             Param("cluster_std", 1.0, "float", "std of each cluster", low=0, low_open=True),
             _SEED,
         ),
@@ -112,7 +127,7 @@ DATASETS: dict[str, Entry] = {
         "make_regression: a random linear model plus Gaussian noise (for the linear model)",
         (
             _n_samples(),
-            Param("n_features", 10, "int", "number of features", low=1),
+            Param("n_features", 10, "int", "number of features", low=1, high=MAX_FEATURES),
             Param("n_informative", 10, "int", "features with a weight, <= n_features", low=1),
             Param("noise", 1.0, "float", "std of the Gaussian noise on y", low=0),
             _SEED,
@@ -163,6 +178,13 @@ def resolve_dataset(name: str, given: Mapping[str, Any] | None, path: str) -> di
                 p["n_classes"],
                 f"at most 2**n_informative / 2 = {2 ** p['n_informative'] // 2} (2 clusters a class)",
             )
+    if "n_features" in p and p["n_samples"] * p["n_features"] > MAX_VALUES:
+        raise ConfigError(
+            f"{path}.n_samples",
+            p["n_samples"],
+            f"at most {MAX_VALUES // p['n_features']} with n_features = {p['n_features']} "
+            f"(a dataset of at most {MAX_VALUES} values)",
+        )
     if name == "regression" and p["n_informative"] > p["n_features"]:
         raise ConfigError(
             f"{path}.n_informative", p["n_informative"], f"at most n_features = {p['n_features']}"
@@ -430,97 +452,3 @@ def _generate(name: str, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tup
     else:  # pragma: no cover - the registry and this function must list the same names
         raise AssertionError(f"no generator for dataset {name!r}")
     return X, y, tuple(f"x{i}" for i in range(X.shape[1]))
-
-
-def read_csv(path: str, target: str, task: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Features (float64), target and feature names of a CSV file with a header row.
-
-    Every column except ``target`` is a feature and must hold finite numbers; an empty cell, a
-    non-number or ``nan``/``inf`` is a :class:`ConfigError` naming the column and the data row
-    (row 1 is the first line after the header). Blank lines are skipped. For regression the
-    target must be numeric (float64); for classification it is returned as text and numbers,
-    which ``load_data`` encodes as ``0..C-1`` in sorted order (numeric order when every label is
-    a number, else text order).
-    """
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise ConfigError(path, "an empty file", "a CSV file with a header row")
-        names = [h.strip() for h in header]
-        if target not in names:
-            raise ConfigError(
-                "target",
-                target,
-                f"a column of {path}: {', '.join(names)}",
-                did_you_mean(target, names),
-            )
-        if len(set(names)) != len(names):
-            dupes = sorted({h for h in names if names.count(h) > 1})
-            raise ConfigError(path, f"repeated column names {dupes}", "unique column names")
-        rows, lines = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(names):
-                where = f"{path}: row {len(rows) + 1} (line {reader.line_num})"
-                raise ConfigError(
-                    where, f"{len(row)} fields", f"{len(names)} fields, like the header"
-                )
-            rows.append(row)
-            lines.append(reader.line_num)
-    j = names.index(target)
-    feats = [i for i in range(len(names)) if i != j]
-    if not feats:
-        raise ConfigError(path, "only the target column", "at least one feature column")
-    if len(rows) < 2:
-        raise ConfigError(path, f"{len(rows)} data rows", "at least 2 data rows")
-    cells = np.array(rows, dtype=str)
-    X = _numbers(cells[:, feats], [names[i] for i in feats], path, lines)
-    if task == "regression":
-        y = _numbers(cells[:, [j]], [target], path, lines)[:, 0]
-        return X, y, tuple(names[i] for i in feats)
-    labels = np.char.strip(cells[:, j])
-    empty = np.flatnonzero(labels == "")
-    if empty.size:
-        r = int(empty[0])
-        raise ConfigError(
-            _where(path, target, r, lines), "", "a class label (missing values are not supported)"
-        )
-    try:
-        y = labels.astype(np.float64)
-    except ValueError:
-        y = labels
-    if len(np.unique(y)) < 2:
-        raise ConfigError("target", target, "a column with at least 2 classes")
-    return X, y, tuple(names[i] for i in feats)
-
-
-def _where(path: str, column: str, r: int, lines: list[int]) -> str:
-    return f"{path}: column {column!r}, row {r + 1} (line {lines[r]})"
-
-
-def _numbers(cells: np.ndarray, columns: list[str], path: str, lines: list[int]) -> np.ndarray:
-    """``cells`` (strings) as finite float64, or a ConfigError at the first bad cell (row order)."""
-    try:
-        out = np.char.strip(cells).astype(np.float64)
-    except ValueError:
-        out = None
-    if out is not None and np.isfinite(out).all():
-        return out
-    out = np.empty(cells.shape, dtype=np.float64)
-    for r in range(cells.shape[0]):
-        for c in range(cells.shape[1]):
-            text = str(cells[r, c]).strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value, allowed = math.nan, "a number"
-            else:
-                allowed = "a finite number"
-            if text == "" or text.lower() in MISSING:
-                allowed = "a number (missing values are not supported)"
-            if not math.isfinite(value):
-                raise ConfigError(_where(path, columns[c], r, lines), text, allowed)
-            out[r, c] = value
-    return out

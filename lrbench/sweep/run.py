@@ -28,6 +28,8 @@ from lrbench.sweep.analysis import (
     registry_defaults,
 )
 from lrbench.sweep.executor import OnEvent, execute, plan
+from lrbench.sweep.lock import holding_results_lock
+from lrbench.sweep.preflight import preflight
 from lrbench.sweep.store import CURVE_COLUMNS, ResultsDir, curve_lines
 
 
@@ -63,6 +65,7 @@ def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[
     return out
 
 
+@holding_results_lock(default_out)
 def run(
     config: Config,
     *,
@@ -81,6 +84,7 @@ def run(
         store.clear_runs()
     store.write_text("config.yaml", yaml.safe_dump(config.raw, sort_keys=False))
     specs = config.specs()
+    preflight(specs, jobs)
     the_plan = plan(specs, store, jobs)
     emit = on_event or (lambda kind, payload: None)
     emit(
