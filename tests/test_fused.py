@@ -130,6 +130,28 @@ def test_same_bits_as_numpy_with_cycled_momentum(name):
     _assert_same(_run_both(name, [{}] * 3, "float64", moms=moms))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_strided_momentum_vector_reaches_the_kernel(dtype):
+    """Under cycle_momentum the engine passes a row of its (steps, K) momentum table, which is
+    a strided view after a keep (``table[:, idx]``). Regression: in float64 it went to the
+    kernel as it was, and the kernel refused it ("ndarray is not C-contiguous")."""
+    table = np.full((4, 3), 0.9, dtype=dtype)[:, [2, 0, 1]]
+    assert not table[1].flags.c_contiguous
+    runs = []
+    for fused in (kernels.compiled, None):
+        saved = kernels.compiled
+        kernels.compiled = fused
+        try:
+            p = [np.ones((3, 2, 2), dtype=dtype)]
+            opt = Optimizer("sgd", [{}] * 3, p, cycle_momentum=True)
+            for t in range(3):
+                opt.update(p, [np.ones((3, 2, 2), dtype=dtype)], np.full(3, 0.1), table[t])
+            runs.append((p, opt.state))
+        finally:
+            kernels.compiled = saved
+    _assert_same(runs)
+
+
 def test_non_contiguous_arrays_run_the_numpy_code(monkeypatch):
     """A gradient that is not C-contiguous is never given to the compiled module."""
     calls = []

@@ -39,8 +39,9 @@ def vector(hparams: Hyperparameters, name: str) -> np.ndarray:
 
 def operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A float64 ``(K,)`` vector as an operand: ``(K, 1, 1)`` in the parameters' dtype (one
-    rounding, from float64, as torch rounds a Python float into a tensor's dtype)."""
-    return np.asarray(x, dtype=dtype).reshape(-1, 1, 1)
+    rounding, from float64, as torch rounds a Python float into a tensor's dtype), contiguous
+    as the kernels need it (a row of the engine's momentum table may be a strided view)."""
+    return np.ascontiguousarray(x, dtype=dtype).reshape(-1, 1, 1)
 
 
 def _take(c: NamedTuple, idx: np.ndarray) -> Any:
