@@ -15,12 +15,12 @@ import copy
 import numpy as np
 import pytest
 
-from lrbench.core import models, optimizers
+from lrbench.core import kernels, models
 from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
 
 pytestmark = pytest.mark.skipif(
-    optimizers._fused is None, reason="lrbench.core._fused is not built (no C compiler?)"
+    kernels.compiled is None, reason="lrbench.core._fused is not built (no C compiler?)"
 )
 
 SHAPES = [(3, 5, 7), (3, 1, 7), (3, 4, 1)]
@@ -51,9 +51,9 @@ def _run_both(name, hparams, dtype, steps=4, moms=None, special=False, seed=0):
         grads[1][0][0, 0, :3] = [np.inf, -np.inf, np.nan]
     lrs = [rng.uniform(1e-4, 1.0, size=K) for _ in range(steps)]
     out = []
-    for fused in (optimizers._fused, None):
-        saved = optimizers._fused
-        optimizers._fused = fused
+    for fused in (kernels.compiled, None):
+        saved = kernels.compiled
+        kernels.compiled = fused
         try:
             p = [x.copy() for x in params]
             opt = Optimizer(name, hparams, p, cycle_momentum=moms is not None)
@@ -61,9 +61,9 @@ def _run_both(name, hparams, dtype, steps=4, moms=None, special=False, seed=0):
                 for t in range(steps):
                     mom = None if moms is None else moms[t]
                     opt.update(p, [g.copy() for g in grads[t]], lrs[t], mom)
-            out.append((p, opt._state))
+            out.append((p, opt.state))
         finally:
-            optimizers._fused = saved
+            kernels.compiled = saved
     return out
 
 
@@ -130,6 +130,28 @@ def test_same_bits_as_numpy_with_cycled_momentum(name):
     _assert_same(_run_both(name, [{}] * 3, "float64", moms=moms))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_strided_momentum_vector_reaches_the_kernel(dtype):
+    """Under cycle_momentum the engine passes a row of its (steps, K) momentum table, which is
+    a strided view after a keep (``table[:, idx]``). Regression: in float64 it went to the
+    kernel as it was, and the kernel refused it ("ndarray is not C-contiguous")."""
+    table = np.full((4, 3), 0.9, dtype=dtype)[:, [2, 0, 1]]
+    assert not table[1].flags.c_contiguous
+    runs = []
+    for fused in (kernels.compiled, None):
+        saved = kernels.compiled
+        kernels.compiled = fused
+        try:
+            p = [np.ones((3, 2, 2), dtype=dtype)]
+            opt = Optimizer("sgd", [{}] * 3, p, cycle_momentum=True)
+            for t in range(3):
+                opt.update(p, [np.ones((3, 2, 2), dtype=dtype)], np.full(3, 0.1), table[t])
+            runs.append((p, opt.state))
+        finally:
+            kernels.compiled = saved
+    _assert_same(runs)
+
+
 def test_non_contiguous_arrays_run_the_numpy_code(monkeypatch):
     """A gradient that is not C-contiguous is never given to the compiled module."""
     calls = []
@@ -139,8 +161,8 @@ def test_non_contiguous_arrays_run_the_numpy_code(monkeypatch):
             calls.append(args)
             return saved.sgd(*args)
 
-    saved = optimizers._fused
-    monkeypatch.setattr(optimizers, "_fused", Spy())
+    saved = kernels.compiled
+    monkeypatch.setattr(kernels, "compiled", Spy())
     p = [np.ones((2, 3, 4))]
     opt = Optimizer("sgd", [{}, {}], p)
     opt.update(p, [np.ones((2, 4, 3)).transpose(0, 2, 1)], np.array([0.1, 0.2]))
@@ -150,8 +172,46 @@ def test_non_contiguous_arrays_run_the_numpy_code(monkeypatch):
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "given", "kernel"),
+    [
+        ("sgd", {}, "sgd"),
+        ("momentum", {"dampening": 0.1}, "sgd"),
+        ("nesterov", {"weight_decay": 0.1}, "sgd"),
+        ("adam", {"weight_decay": 0.1}, "adam"),
+        ("adamw", {}, "adam"),
+        ("amsgrad", {}, None),
+        ("adamw", {"amsgrad": True}, None),
+        ("adagrad", {}, None),
+        ("rmsprop", {"momentum": 0.9}, None),
+        ("nadam", {}, None),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_rule_runs_its_kernel_where_there_is_one(monkeypatch, name, given, kernel, dtype):
+    """The rules with a kernel (SGD; Adam and AdamW without amsgrad) call it once per
+    parameter array; the others never do (their numpy code runs)."""
+    calls = []
+    saved = kernels.compiled
+
+    class Spy:
+        def sgd(self, *args):
+            calls.append("sgd")
+            return saved.sgd(*args)
+
+        def adam(self, *args):
+            calls.append("adam")
+            return saved.adam(*args)
+
+    monkeypatch.setattr(kernels, "compiled", Spy())
+    p = [np.ones((2, 3, 4), dtype=dtype), np.ones((2, 1, 4), dtype=dtype)]
+    opt = Optimizer(name, [given, given], p)
+    opt.update(p, [np.ones_like(x) for x in p], np.array([0.1, 0.2]))
+    assert calls == ([kernel] * 2 if kernel else [])
+
+
 def test_the_module_checks_its_arguments():
-    f = optimizers._fused
+    f = kernels.compiled
     p = np.zeros((2, 3))
     with pytest.raises(TypeError, match="float64 or float32"):
         f.sgd(p, p.astype(np.float32), None, np.ones(2), None, None, None, False, False)

@@ -413,10 +413,11 @@ def test_lockstep_equals_one_at_a_time(case_id):
     ],
 )
 def test_keep_continues_bit_identically(case_id):
-    """After keep([2, 0]) at step 10 the survivors go on exactly as if they had run alone."""
+    """After keep([2, 0, 0]) at step 10 (configuration 1 dropped, 0 forked in two) the kept
+    rows go on exactly as if each had run alone."""
     case = CASES[case_id]
-    kept = run_case(case, steps=20, keep=(10, np.array([2, 0])))
-    for pos, k in enumerate([2, 0]):
+    kept = run_case(case, steps=20, keep=(10, np.array([2, 0, 0])))
+    for pos, k in enumerate([2, 0, 0]):
         alone = run_case(case, rows=[k], steps=20)
         for got, want in zip(kept, alone, strict=True):
             assert np.array_equal(got[pos : pos + 1], want)
@@ -454,7 +455,7 @@ def test_float32(case_id):
         mom,
     )
     assert all(p.dtype == np.float32 for p in params)
-    assert all(v.dtype == np.float32 for st in opt._state for v in st.values())
+    assert all(v.dtype == np.float32 for st in opt.state for v in st.values())
 
 
 # ---------------------------------------------------------------- validation and grouping
@@ -532,26 +533,29 @@ def test_update_checks_momentum_argument():
         opt.update([np.zeros((1, 1, 1))], [np.zeros((1, 1, 1))], np.array([0.1]), np.array([0.9]))
 
 
-# ---------------------------------------------------------------- fast paths keep the bits
+# ---------------------------------------------------------------- numpy settings, operands
 
 
-def test_update_restores_the_numpy_buffer_size():
-    """update() runs with a small ufunc buffer (faster column broadcasts) and puts the caller's
-    back, also when the update raises."""
+def test_update_leaves_numpy_settings_alone():
+    """update() changes no numpy global setting (buffer size, error handling), also when it
+    raises; broadcasting per-configuration operands is numpy's ordinary arithmetic."""
     old = np.setbufsize(4096)
     try:
-        opt = Optimizer("adam", [{}, {}], [np.zeros((2, 3, 4))])
-        opt.update([np.zeros((2, 3, 4))], [np.ones((2, 3, 4))], np.array([0.1, 0.2]))
-        assert np.getbufsize() == 4096
-        with pytest.raises(ValueError, match="broadcast"):
-            opt.update([np.zeros((2, 3, 4))], [np.ones((2, 3, 5))], np.array([0.1, 0.2]))
-        assert np.getbufsize() == 4096
+        with np.errstate(over="raise", invalid="warn"):
+            before = np.geterr()
+            for name, given in (("adam", {}), ("rmsprop", {"momentum": 0.5}), ("sgd", {})):
+                opt = Optimizer(name, [given, given], [np.zeros((2, 3, 4))])
+                opt.update([np.zeros((2, 3, 4))], [np.ones((2, 3, 4))], np.array([0.1, 0.2]))
+                assert (np.getbufsize(), np.geterr()) == (4096, before)
+                with pytest.raises(ValueError, match="broadcast"):
+                    opt.update([np.zeros((2, 3, 4))], [np.ones((2, 3, 5))], np.array([0.1, 0.2]))
+                assert (np.getbufsize(), np.geterr()) == (4096, before)
     finally:
         np.setbufsize(old)
 
 
-def test_signed_zero_learning_rates_are_not_merged():
-    """Equal hyperparameters become one scalar operand only when their bits are equal: by IEEE
+def test_signed_zero_learning_rates_stay_per_configuration():
+    """Each configuration gets its own operand, even when the values compare equal: by IEEE
     754 (round to nearest), theta = -0.0 and g = 1 give -0.0 + 1*(-0.0) = -0.0 for lr = 0.0
     but -0.0 + 1*(+0.0) = +0.0 for lr = -0.0, although 0.0 == -0.0."""
     p = np.full((2, 1, 1), -0.0)
@@ -577,9 +581,9 @@ def test_signed_zero_learning_rates_are_not_merged():
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_equal_hyperparameters_and_learning_rates_give_the_bits_of_one_alone(name, given, dtype):
-    """A stack whose configurations share every hyperparameter (scalar operands), with equal
-    learning rates at even steps and different ones at odd steps (a broadcast column), gives
-    each configuration the bits it gets alone."""
+    """A stack whose configurations share every hyperparameter, with equal learning rates at
+    even steps and different ones at odd steps, gives each configuration the bits it gets
+    alone (shapes above and below numpy's ufunc buffer: 5x4, 1x4 and 130x70)."""
     K, shapes, steps = 3, [(5, 4), (1, 4), (130, 70)], 12
     rng = np.random.default_rng(7)
     init = [rng.standard_normal((K, *s)).astype(dtype) for s in shapes]

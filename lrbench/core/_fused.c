@@ -1,6 +1,6 @@
 /*
- * lrbench.core._fused: elementwise work of lrbench/core/optimizers.py and lrbench/core/models.py in one pass
- * over memory.
+ * lrbench.core._fused: elementwise work of the optimizers (lrbench/core/optim/) and of
+ * lrbench/core/models.py in one pass over memory.
  *
  * numpy runs an optimizer update as a sequence of elementwise passes (Adam: 13) over stacked
  * arrays too large for the L2 cache, so the passes are bound by memory traffic; the models'
@@ -16,9 +16,9 @@
  *
  * Arrays are C-contiguous buffers of float64 ("d") or float32 ("f"): the parameters and
  * their optimizer state as (K, n) (K configurations, n values each), and per-configuration
- * constants as (K,) arrays of the same type. Anything else raises; lrbench checks first and
- * runs the numpy code for arrays these loops do not take (Optimizer._fusable,
- * Model._fusable).
+ * constants as K values of the same type (the optimizers pass (K, 1, 1) arrays). Anything
+ * else raises; lrbench checks first and runs the numpy code for arrays these loops do not take
+ * (kernels.fits, Model._fusable).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -30,7 +30,7 @@
 #define CLONES
 #endif
 
-/* One elementwise loop per rule and type. Names of the constants follow optimizers.py:
+/* One elementwise loop per rule and type. Names of the constants follow lrbench/core/optim/:
  * wd (L2: g = g + p*wd), decay (AdamW: p = p*decay), mu (momentum), damp1 (1 - dampening),
  * neg_lr, b1c (1 - beta1), b2c (1 - beta2), b2 (beta2), neg_step (-lr / (1 - beta1^k)),
  * bc2s (sqrt(1 - beta2^k)), eps. A NULL constant means the term is absent. */
