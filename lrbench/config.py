@@ -25,7 +25,7 @@ from lrbench.core.models import MODELS, model_task, resolve_model
 from lrbench.core.optimizers import OPTIMIZERS, check_cycle_momentum, resolve_optimizer
 from lrbench.core.schedules import SCHEDULES, resolve_schedule
 from lrbench.core.tasks import steps_per_epoch, train_size
-from lrbench.errors import FAILED, ConfigError, ErrorList, LrbenchError
+from lrbench.errors import FAILED, ConfigError, ErrorList
 from lrbench.expect import Expectation, Grid, parse_expectations
 from lrbench.params import Param, check_each, did_you_mean, is_axis, lookup
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
