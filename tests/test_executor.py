@@ -9,8 +9,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
-
 from lrbench.config import load_config
 from lrbench.core.engine import group_key
 from lrbench.sweep.executor import MAX_WIDTH, estimated_cost, make_groups
@@ -250,13 +248,3 @@ def test_the_command_asks_for_one_blas_thread_before_numpy_loads():
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["seen"] == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     assert report["blas"] and set(report["blas"]) == {1}
-
-
-def test_sorted_union_is_union1d():
-    from lrbench.sweep.store import _sorted_union
-
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        a = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
-        b = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
-        np.testing.assert_array_equal(_sorted_union(a, b), np.union1d(a, b))
