@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,6 +28,10 @@ from lrbench.cli.common import (
 )
 from lrbench.cli.find_lr import find_lr
 from lrbench.errors import LrbenchError
+
+if TYPE_CHECKING:
+    from lrbench.cli.progress import SweepProgress
+    from lrbench.sweep.run import SweepOutcome
 
 app = typer.Typer(
     name="lrbench",
@@ -82,14 +87,16 @@ def sweep(
             resume=not no_resume,
             on_event=progress.event if progress else None,
             argv=sys.argv,
-            plots=plots,
         )
         if progress:
             progress.close()
+        if plots:
+            outcome = _write_figures(outcome)
     from lrbench.report import tables as report
 
     if fmt is Format.json:
-        sys.stdout.write(json.dumps(report.summary_json(outcome), indent=2) + "\n")
+        text = json.dumps(report.summary_json(outcome), indent=2, allow_nan=False)
+        sys.stdout.write(text + "\n")
     elif fmt is Format.markdown:
         sys.stdout.write(report.markdown(outcome))
     else:
@@ -100,10 +107,24 @@ def sweep(
         stderr().print(f"results: {outcome.out_dir}")
 
 
-def _progress_printer(console: Console):
-    from lrbench.cli.progress import SweepProgress
+def _progress_printer(console: Console) -> SweepProgress:
+    from lrbench.cli.progress import SweepProgress  # rich.progress: only when progress is shown
 
     return SweepProgress(console)
+
+
+def _write_figures(outcome: SweepOutcome) -> SweepOutcome:
+    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
+    ``<out>/plots/``, atomically; the outcome with their paths added to its files."""
+    from lrbench.files import atomic_write  # numpy: not loaded for --help, list, init
+    from lrbench.report.plots import sweep_plots
+
+    paths = []
+    for figure in sweep_plots(outcome):
+        path = outcome.out_dir / "plots" / figure.name
+        atomic_write(path, figure.svg)
+        paths.append(path)
+    return replace(outcome, files=(*outcome.files, *paths))
 
 
 @app.command()
