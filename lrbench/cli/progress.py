@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -37,7 +38,7 @@ class SweepProgress:
         self.start = time.monotonic()
         self.last_line = 0.0
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def event(self, kind: str, payload: Any) -> None:
         if kind == "start":

@@ -27,6 +27,8 @@ from lrbench.spec import show
 from lrbench.sweep.findings import BestRow, Cell, RowKey
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from lrbench.config import Config
     from lrbench.spec import RunSpec
     from lrbench.sweep.run import SweepOutcome
@@ -103,8 +105,8 @@ def heatmap_model(outcome: SweepOutcome, task: str) -> TableModel:
         b = best[row]
         entries = [Entry(next(iter(by_lr.values())).row_label)]
         for lr in lrs:
-            c = by_lr.get(lr)
-            entries.append(Entry("") if c is None else Entry(cell_text(c), _cell_style(c, b)))
+            at = by_lr.get(lr)
+            entries.append(Entry("") if at is None else Entry(cell_text(at), _cell_style(at, b)))
         entries.append(Entry(_best_lr(b), "strong"))
         entries.append(Entry(_band(b)))
         table_rows.append(tuple(entries))
@@ -138,7 +140,7 @@ def _best_lr(b: BestRow) -> str:
 
 
 def _band(b: BestRow) -> str:
-    if b.best_lr is None:
+    if b.band_lo is None or b.band_hi is None:  # no best lr
         return "-"
     if b.band_points <= 1:
         return "only the best"
@@ -155,11 +157,12 @@ def best_model(outcome: SweepOutcome, top: int = 5) -> TableModel:
     )
     rows = []
     for task in a.tasks:
-        ranked = [b for b in a.best if b.task == task and b.best_lr is not None]
-        ranked.sort(key=lambda b: sign * b.best_score)
-        for b in ranked[:top]:
+        scored = [(b.best_score, b) for b in a.best if b.task == task and b.best_score is not None]
+        scored.sort(key=lambda x: sign * x[0])
+        for _, b in scored[:top]:
             value = fmt(b.best_mean)
-            if b.best_n and b.best_n > 1 and math.isfinite(b.best_ci95):
+            ci = b.best_ci95
+            if b.best_n and b.best_n > 1 and ci is not None and math.isfinite(ci):
                 value += f" ± {fmt(b.best_ci95, 2)}"
             texts = (task, b.optimizer, b.schedule, _best_lr(b), value, _band(b))
             rows.append(tuple(Entry(t) for t in texts))
@@ -304,8 +307,8 @@ def schedule_table(
     name: str,
     params: Mapping[str, Any],
     lr: float,
-    table_values: Sequence[float],
-    moms: Sequence[float] | None,
+    table_values: np.ndarray,
+    moms: np.ndarray | None,
 ) -> Table:
     """``lrbench schedule``: the lr (and cycled momentum) at every step."""
     shown = ", ".join(f"{k}={show(v)}" for k, v in params.items())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -281,21 +281,32 @@ def aggregate_cells(metrics: Sequence[RunMetrics], metric: str = "final_val_loss
                 n_diverged=counts.diverged, statuses=counts,
                 status=max(live, key=STATUSES.index) if live else "diverged",
                 partial_diverged=0 < counts.diverged < len(runs),
-                score=stats["median" if metric == "steps_to_target" else "mean"], **stats,
+                score=stats.median if metric == "steps_to_target" else stats.mean,
+                **stats._asdict(),
             ))  # fmt: skip
     return cells
 
 
-def _stats(v: np.ndarray) -> dict[str, float]:
+class _Stats(NamedTuple):
+    mean: float
+    std: float
+    ci95: float
+    median: float
+    min: float
+    max: float
+
+
+def _stats(v: np.ndarray) -> _Stats:
+    """The statistics of :func:`aggregate_cells` over the values ``v`` (see there)."""
     n = v.size
     if n == 0:
-        return dict.fromkeys(("mean", "std", "ci95", "median", "min", "max"), math.nan)
-    out = {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max())}
+        return _Stats(*[math.nan] * 6)
+    median, lo, hi = float(np.median(v)), float(v.min()), float(v.max())
     if not np.isfinite(v).all():
-        return {**out, "mean": math.inf, "std": math.nan, "ci95": math.nan}
+        return _Stats(math.inf, math.nan, math.nan, median, lo, hi)
     std = float(np.std(v, ddof=1)) if n > 1 else 0.0
     ci = t975(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
-    return {**out, "mean": float(np.mean(v)), "std": std, "ci95": ci}
+    return _Stats(float(np.mean(v)), std, ci, median, lo, hi)
 
 
 # ---------------------------------------------------------------- rows: best lr, sensitivity

@@ -8,6 +8,7 @@ Layout of ``results/<name>/``::
     runs.csv         one row per run
     curves.csv       one row per run and logged step (tidy long format)
     summary.csv      one row per cell (task, optimizer, schedule, lr) aggregated over seeds
+    plots/           the figures (SVG), written by the command line (lrbench.report.plots)
 
 A run file appears only once complete (temp file + rename), so an interrupted sweep never
 leaves a file that a resume would trust.
