@@ -1,5 +1,7 @@
 """Writing files that a reader can trust: atomic writes, one JSON cleaner, one CSV cell format.
 
+Text is written as UTF-8 with bare newlines (no translation), whatever the platform's defaults.
+
 Used by every room that writes results (sweep, finder, report); imports only numpy.
 """
 
@@ -22,12 +24,13 @@ os.umask(_UMASK)  # read the process umask (there is no call that only reads it)
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``text`` to ``path`` (UTF-8) via a temporary file in the same folder and a rename,
+    so a reader sees the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", newline="") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException as exc:
@@ -38,14 +41,20 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, tuple):
-        return list(x)
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+def jsonable(v: Any) -> Any:
+    """``v`` as plain JSON data, the one JSON cleaner: mappings as dicts (keys as given),
+    tuples and arrays as lists, numpy scalars as Python numbers, and a non-finite float (NaN,
+    inf: not JSON) as ``None``. ``json.dumps(jsonable(v), allow_nan=False)`` then always works
+    for numbers, strings, booleans and ``None`` inside."""
+    if isinstance(v, Mapping):
+        return {k: jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def csv_cell(v: Any) -> str:
@@ -57,7 +66,7 @@ def csv_cell(v: Any) -> str:
     if isinstance(v, (float, np.floating)):
         return "" if math.isnan(v) else repr(float(v))
     if isinstance(v, (list, tuple)):
-        return json.dumps([json_default(x) if isinstance(x, np.generic) else x for x in v])
+        return json.dumps(jsonable(v))
     return str(v)
 
 

@@ -192,7 +192,7 @@ def part_label(
     shown = [(k, v) for k, v in params if dflt is None or k not in dflt or differs(v, dflt[k])]
     if not shown:
         return name
-    return f"{name}(" + ", ".join(f"{k}={_show(v)}" for k, v in shown) + ")"
+    return f"{name}(" + ", ".join(f"{k}={show(v)}" for k, v in shown) + ")"
 
 
 def row_label(spec: RunSpec, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
@@ -208,9 +208,12 @@ def differs(a: Any, b: Any) -> bool:
     return a != b
 
 
-def _show(v: Any) -> str:
+def show(v: Any) -> str:
+    """A parameter value as a person reads it in YAML: ``null``, ``true``/``false``, lists (and
+    tuples) as ``[a, b]``, anything else as ``str``: ``show((0.9, None)) == "[0.9, null]"``.
+    The one value-to-text display (labels, ``lrbench list``, ``lrbench schedule``)."""
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
+        return "[" + ", ".join(show(x) for x in v) + "]"
     if isinstance(v, bool):
         return "true" if v else "false"
     return "null" if v is None else str(v)

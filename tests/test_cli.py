@@ -43,6 +43,8 @@ def test_sweep_writes_every_file_with_documented_columns(tmp_path: Path):
     assert "2/L" in res.stdout  # the stability bound of the logreg task
     for name in ("config.yaml", "manifest.json", "runs.csv", "curves.csv", "summary.csv"):
         assert (out / name).is_file(), name
+    assert not (out / "plots").exists()  # --no-plots: the command writes no figure
+    assert "summary.csv)" in res.stdout  # ... and the status line names none
     runs = read_csv(out / "runs.csv")
     assert len(runs) == 32
     need = {"run_id", "task", "dataset", "model", "optimizer", "schedule", "lr", "seed", "status",
@@ -59,6 +61,9 @@ def test_sweep_writes_every_file_with_documented_columns(tmp_path: Path):
     assert len(summary) == 16  # cells = runs / seeds
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"] == 32
+    statuses = manifest["statuses"]
+    assert sum(statuses.values()) == 32
+    assert list(statuses) == [s for s in ("ok", "slow", "unstable", "diverged") if s in statuses]
     assert manifest["numpy"] and manifest["scikit_learn"] and manifest["command"]
     assert manifest["kernels"] == ("compiled" if kernels.compiled is not None else "numpy")
 
@@ -79,6 +84,8 @@ def test_markdown_format(tmp_path: Path):
     assert res.exit_code == 0
     assert res.stdout.startswith("# lrbench sweep: ci")
     assert "| optimizer / schedule | 0.1 | 10 | best lr | good band |" in res.stdout
+    assert "|---|---:|---:|---:|---:|" in res.stdout  # lrs, best lr and good band right-aligned
+    assert res.stdout.count("**") == 2 * 8  # the best cell of each of the 8 rows is bold
 
 
 def test_resume_skips_finished_runs_and_gives_the_same_results(tmp_path: Path):

@@ -250,16 +250,6 @@ def test_the_command_asks_for_one_blas_thread_before_numpy_loads():
     assert report["blas"] and set(report["blas"]) == {1}
 
 
-def test_sorted_union_is_union1d():
-    from lrbench.sweep.store import _sorted_union
-
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        a = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
-        b = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
-        np.testing.assert_array_equal(_sorted_union(a, b), np.union1d(a, b))
-
-
 def test_groups_are_planned_once_and_trained_as_planned(monkeypatch):
     """Planning tabulates each lockstep group's learning rates once (one ``lr_tables`` call a
     group); the engine trains the plans without tabulating or planning again, and each plan

@@ -237,9 +237,9 @@ def test_best_cell_agrees_with_the_analysis_on_a_real_sweep(tmp_path):
     from lrbench.sweep.expect import runs_from
 
     cfg = validate({**BASE, "tasks": [BASE["tasks"][0]], "lr": [0.1, 1.0, 30.0]})
-    outcome = sweep_run.run(cfg, out=tmp_path / "r", jobs=1, plots=False)
+    outcome = sweep_run.run(cfg, out=tmp_path / "r", jobs=1)
     runs = runs_from(outcome.analysis)
     for b in outcome.analysis.best:
-        row = (b["task"], b["optimizer"], b["schedule"])
+        row = (b.task, b.optimizer, b.schedule)
         best = best_cell(cells([r for r in runs if r.row == row], "final_val_loss"))
-        assert (best.lr, best.mean) == (b["best_lr"], b["best_mean"])
+        assert (best.lr, best.mean) == (b.best_lr, b.best_mean)

@@ -38,7 +38,7 @@ def config():
 
 
 def sweep(out: Path, jobs: int = 1) -> None:
-    sweep_run.run(config(), out=out, jobs=jobs, plots=False)
+    sweep_run.run(config(), out=out, jobs=jobs)
 
 
 def forked(target: Callable[[], None], kill_after: float | None = None) -> int:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from rich.console import Console
 
 import lrbench.cli.progress as progress_mod
 from lrbench.cli.progress import SweepProgress
+from lrbench.sweep.run import SweepStart
 
-START = {"name": "x", "runs": 4, "resumed": 2, "steps": 100, "groups": 2, "jobs": 2}
+START = SweepStart(name="x", runs=4, resumed=2, steps=100, groups=2, jobs=2)
 
 
 def test_plain_lines_when_not_a_terminal(monkeypatch):
@@ -32,7 +34,7 @@ def test_plain_lines_when_not_a_terminal(monkeypatch):
 def test_nothing_to_train_prints_only_the_summary_line():
     buf = io.StringIO()
     p = SweepProgress(Console(file=buf, force_terminal=False))
-    p.event("start", {**START, "runs": 0, "steps": 0})
+    p.event("start", replace(START, runs=0, steps=0))
     p.close()
     assert buf.getvalue().strip().splitlines() == [
         "x: 0 runs in 2 lockstep groups on 2 process(es); 2 finished runs resumed"

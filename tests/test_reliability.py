@@ -317,7 +317,7 @@ memory = preflight(cfg.specs(), 1)
 run.stability_bounds(cfg.tasks)
 before = status("VmRSS:")
 Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from here
-run.run(cfg, out=sys.argv[2], jobs=1, plots=False)
+run.run(cfg, out=sys.argv[2], jobs=1)
 print(json.dumps({"estimate": memory.total, "used": status("VmHWM:") - before}))
 """
 

@@ -260,15 +260,21 @@ def test_save_writes_utf8(tmp_path: Path):
 
 
 def fake_outcome(metric: str, means: dict[float, float]) -> SimpleNamespace:
-    """One task, one row; a NaN mean is a cell whose seeds all diverged."""
-    cells = [
-        {"task": "t", "row": 0, "row_label": "sgd / constant", "lr": lr, "mean": m,
-         "ci95": math.nan if math.isnan(m) else 0.01,
-         "status": "diverged" if math.isnan(m) else "ok"}
-        for lr, m in means.items()
-    ]  # fmt: skip
-    analysis = SimpleNamespace(metric=metric, cells=cells, best=[], runs=[])
-    return SimpleNamespace(analysis=analysis, results=[], bounds={})
+    """One task, one row of two seeds; a NaN mean is a cell whose seeds all diverged."""
+    from lrbench.sweep.findings import Analysis, Cell, StatusCounts
+
+    def cell(lr: float, m: float) -> Cell:
+        dead = math.isnan(m)
+        return Cell(
+            row=("t",), task="t", optimizer="sgd", schedule="constant", row_label="sgd / constant",
+            lr=lr, metric=metric, n_seeds=2, n_used=0 if dead else 2, n_finite=0 if dead else 2,
+            n_diverged=2 if dead else 0, statuses=StatusCounts(diverged=2) if dead else StatusCounts(ok=2),
+            status="diverged" if dead else "ok", partial_diverged=False, mean=m, std=m,
+            ci95=math.nan if dead else 0.01, median=m, min=m, max=m, score=m,
+        )  # fmt: skip
+
+    cells = tuple(cell(lr, m) for lr, m in means.items())
+    return SimpleNamespace(analysis=Analysis(metric, (), cells, ()), results=(), bounds={})
 
 
 @pytest.mark.parametrize(
@@ -278,10 +284,10 @@ def fake_outcome(metric: str, means: dict[float, float]) -> SimpleNamespace:
         ("final_val_accuracy", {0.1: 0.7, 1.0: 0.9, 10.0: math.nan}, True),  # worst is lowest
     ],
 )
-def test_diverged_cells_are_marked_past_the_worst_value(tmp_path: Path, metric, means, below):
-    paths = sweep_plots(fake_outcome(metric, means), tmp_path)
-    assert [p.name for p in paths] == ["sensitivity-t.svg", "curves-t.svg"]
-    root = parse(paths[0].read_text(encoding="utf-8"))
+def test_diverged_cells_are_marked_past_the_worst_value(metric, means, below):
+    figures = sweep_plots(fake_outcome(metric, means))
+    assert [f.name for f in figures] == ["sensitivity-t.svg", "curves-t.svg"]
+    root = parse(figures[0].svg)
     cys = [float(e.get("cy")) for e in by_class(root, "markers")[0]]
     (mark,) = by_class(root, "marks")
     y_mark = float(re.findall(r"[-\d.]+", mark.get("d"))[1]) + 4.5  # centre of the x

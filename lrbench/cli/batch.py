@@ -28,6 +28,7 @@ from lrbench.cli.common import (
     stderr,
     stdout,
     user_errors,
+    write_figures,
 )
 from lrbench.errors import LrbenchError
 
@@ -262,10 +263,11 @@ def batch(
                 resume=not no_resume,
                 on_event=progress.event if progress else None,
                 argv=sys.argv,
-                plots=plots,
             )
             if progress:
                 progress.close()
+            if plots:
+                outcome = write_figures(outcome)
             checks.append(opts.run_checks(outcome, str(path)))
     if fmt is Format.json:
         sys.stdout.write(json.dumps(batch_json(checks), indent=2) + "\n")

@@ -6,13 +6,17 @@ import contextlib
 import errno
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from lrbench.sweep.run import SweepOutcome
 
 from lrbench.errors import ConfigErrors, LrbenchError, one_line
 
@@ -111,3 +115,17 @@ SetOpt = Annotated[
         "--set", "-s", help="Override a config value: key.path=value (YAML value). Repeatable."
     ),
 ]
+
+
+def write_figures(outcome: SweepOutcome) -> SweepOutcome:
+    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
+    ``<out>/plots/``, atomically; the outcome with their paths added to its files."""
+    from lrbench.files import atomic_write  # numpy: not loaded for --help, list, init
+    from lrbench.report.plots import sweep_plots
+
+    paths = []
+    for figure in sweep_plots(outcome):
+        path = outcome.out_dir / "plots" / figure.name
+        atomic_write(path, figure.svg)
+        paths.append(path)
+    return replace(outcome, files=(*outcome.files, *paths))

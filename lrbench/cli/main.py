@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,9 +25,13 @@ from lrbench.cli.common import (
     stderr,
     stdout,
     user_errors,
+    write_figures,
 )
 from lrbench.cli.find_lr import find_lr
 from lrbench.errors import LrbenchError
+
+if TYPE_CHECKING:
+    from lrbench.cli.progress import SweepProgress
 
 app = typer.Typer(
     name="lrbench",
@@ -89,16 +93,17 @@ def sweep(
             resume=not no_resume,
             on_event=progress.event if progress else None,
             argv=sys.argv,
-            plots=plots,
         )
         if progress:
             progress.close()
+        if plots:
+            outcome = write_figures(outcome)
         checks = ci.run_checks(outcome, " ".join(str(c) for c in configs or ()))
     from lrbench.report import tables as report
 
     if fmt is Format.json:
         data = {**report.summary_json(outcome), **ci_json(checks)}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
     elif fmt is Format.markdown:
         sys.stdout.write(report.markdown(outcome))
     else:
@@ -110,8 +115,8 @@ def sweep(
     finish_checks([checks], ci, fmt)
 
 
-def _progress_printer(console: Console):
-    from lrbench.cli.progress import SweepProgress
+def _progress_printer(console: Console) -> SweepProgress:
+    from lrbench.cli.progress import SweepProgress  # rich.progress: only when progress is shown
 
     return SweepProgress(console)
 

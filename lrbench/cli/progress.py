@@ -1,6 +1,6 @@
 """Progress display for a sweep: a Rich bar with ETA on a terminal, plain lines otherwise.
 
-Fed by the sweep's events: ``("start", info)``, ``("steps", n)``, ``("group", results)``.
+Fed by the sweep's events: ``("start", SweepStart)``, ``("steps", n)``, ``("group", results)``.
 Everything goes to the console it is given (stderr in the CLI), never to stdout.
 """
 
@@ -14,10 +14,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from lrbench.sweep.run import SweepStart
 
 PLAIN_EVERY_S = 5.0
 
@@ -35,7 +38,7 @@ class SweepProgress:
         self.start = time.monotonic()
         self.last_line = 0.0
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def event(self, kind: str, payload: Any) -> None:
         if kind == "start":
@@ -47,13 +50,12 @@ class SweepProgress:
             self.runs_done += len(payload)
             self._update(force_line=False)
 
-    def _start(self, info: dict[str, Any]) -> None:
-        self.total = max(int(info["steps"]), 1)
-        self.runs = int(info["runs"])
-        resumed = int(info["resumed"])
-        msg = f"{info['name']}: {self.runs} runs in {info['groups']} lockstep groups on {info['jobs']} process(es)"
-        if resumed:
-            msg += f"; {resumed} finished runs resumed"
+    def _start(self, info: SweepStart) -> None:
+        self.total = max(info.steps, 1)
+        self.runs = info.runs
+        msg = f"{info.name}: {self.runs} runs in {info.groups} lockstep groups on {info.jobs} process(es)"
+        if info.resumed:
+            msg += f"; {info.resumed} finished runs resumed"
         self.console.print(msg)
         if self.runs == 0:
             return

@@ -8,52 +8,64 @@ the y axis is logarithmic for a loss metric whose finite means are all positive.
 ``curves-<task>.svg``: the validation loss (mean over the non-diverged seeds) against the epoch
 at the best learning rate of each row, on a log axis when every value is positive.
 
-A row has the same colour in both figures of its task.
+A row has the same colour in both figures of its task. :func:`sweep_plots` builds them; the
+command line writes them (the sweep itself draws nothing).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lrbench.report.svgchart import PALETTE, Chart
 from lrbench.sweep.analysis import direction
+from lrbench.sweep.findings import Cell, RowKey
+
+if TYPE_CHECKING:
+    from lrbench.sweep.run import SweepOutcome
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure: its file name (in the results folder's ``plots/``) and its SVG text."""
+
+    name: str
+    svg: str
 
 
 def slug(text: str) -> str:
+    """``text`` made safe as a file name: runs of other characters than ``A-Za-z0-9._-``
+    become ``-``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "task"
 
 
-def sweep_plots(outcome, folder: Path) -> list[Path]:
-    """Write the sweep's figures into ``folder``; return their paths."""
-    folder.mkdir(parents=True, exist_ok=True)
+def sweep_plots(outcome: SweepOutcome) -> list[Figure]:
+    """The sweep's figures, two per task in the analysis's task order: sensitivity, curves."""
     a = outcome.analysis
-    tasks: list[str] = []
-    for c in a.cells:
-        if c["task"] not in tasks:
-            tasks.append(c["task"])
-    written = []
-    for task in tasks:
-        rows: dict[Any, list[dict[str, Any]]] = {}
+    figures = []
+    for task in a.tasks:
+        rows: dict[RowKey, list[Cell]] = {}
         for c in a.cells:
-            if c["task"] == task:
-                rows.setdefault(c["row"], []).append(c)
+            if c.task == task:
+                rows.setdefault(c.row, []).append(c)
         colors = {row: PALETTE[i % len(PALETTE)] for i, row in enumerate(rows)}
-        written.append(_sensitivity(outcome, task, rows, colors, folder))
-        written.append(_curves(outcome, task, colors, folder))
-    return written
+        figures.append(
+            Figure(f"sensitivity-{slug(task)}.svg", _sensitivity(outcome, task, rows, colors))
+        )
+        figures.append(Figure(f"curves-{slug(task)}.svg", _curves(outcome, task, colors)))
+    return figures
 
 
 def _sensitivity(
-    outcome, task: str, rows: dict[Any, list[dict[str, Any]]], colors: dict, folder: Path
-) -> Path:
+    outcome: SweepOutcome, task: str, rows: dict[RowKey, list[Cell]], colors: dict[RowKey, str]
+) -> str:
     a = outcome.analysis
     lower_better = direction(a.metric) == "min"
-    finite = [c["mean"] for cells in rows.values() for c in cells if math.isfinite(c["mean"])]
+    finite = [c.mean for cells in rows.values() for c in cells if math.isfinite(c.mean)]
     log_y = "loss" in a.metric and all(m > 0 for m in finite)
     worst = _beyond_worst(finite, lower_better, log_y)
     chart = Chart(
@@ -64,21 +76,21 @@ def _sensitivity(
         ylog=log_y,
     )
     for row, cells in rows.items():
-        cells = sorted(cells, key=lambda c: c["lr"])
-        lr = np.array([c["lr"] for c in cells], dtype=float)
-        mean = np.array([c["mean"] for c in cells], dtype=float)
-        ci = np.array([c["ci95"] for c in cells], dtype=float)
-        color = chart.line(lr, mean, label=cells[0]["row_label"], color=colors[row])
+        cells = sorted(cells, key=lambda c: c.lr)
+        lr = np.array([c.lr for c in cells], dtype=float)
+        mean = np.array([c.mean for c in cells], dtype=float)
+        ci = np.array([c.ci95 for c in cells], dtype=float)
+        color = chart.line(lr, mean, label=cells[0].row_label, color=colors[row])
         ok = np.isfinite(ci)  # NaN for one seed: no band there
         if ok.any():
             chart.band(lr, np.where(ok, mean - ci, np.nan), np.where(ok, mean + ci, np.nan), color)
-        div = np.array([c["status"] == "diverged" for c in cells])
+        div = np.array([c.status == "diverged" for c in cells])
         if div.any():
             chart.marks(lr[div], np.full(int(div.sum()), worst), color, symbol="x")
     bound = outcome.bounds.get(task)
     if bound is not None:
         chart.vline(bound, label=f"2/L = {bound:.3g}")
-    return chart.save(folder / f"sensitivity-{slug(task)}.svg")
+    return chart.to_svg()
 
 
 def _beyond_worst(values: list[float], lower_better: bool, log: bool) -> float:
@@ -94,23 +106,23 @@ def _beyond_worst(values: list[float], lower_better: bool, log: bool) -> float:
     return hi + d if lower_better else lo - d
 
 
-def _curves(outcome, task: str, colors: dict, folder: Path) -> Path:
+def _curves(outcome: SweepOutcome, task: str, colors: dict[RowKey, str]) -> str:
     a = outcome.analysis
     series = []
     for b in a.best:
-        if b["task"] != task or not b.get("best_lr"):
+        if b.task != task or b.best_lr is None:
             continue
         runs = [
             r
-            for r, m in zip(outcome.results, a.runs)
-            if m["row"] == b["row"] and m["lr"] == b["best_lr"] and r.status != "diverged"
+            for r, m in zip(outcome.results, a.runs, strict=True)
+            if m.row == b.row and m.lr == b.best_lr and r.status != "diverged"
         ]
         if not runs:
             continue
         epochs = np.asarray(runs[0].eval_step, dtype=float) / runs[0].steps_per_epoch
         n = min(len(r.eval_val_loss) for r in runs)
         curve = np.mean([np.asarray(r.eval_val_loss[:n], dtype=float) for r in runs], axis=0)
-        series.append((epochs[:n], curve, f"{b['row_label']} @ lr={b['best_lr']:g}", b["row"]))
+        series.append((epochs[:n], curve, f"{b.row_label} @ lr={b.best_lr:g}", b.row))
     ys = [y for _, curve, _, _ in series for y in curve]
     log_y = bool(ys) and all(math.isfinite(y) and y > 0 for y in ys)
     chart = Chart(
@@ -121,4 +133,4 @@ def _curves(outcome, task: str, colors: dict, folder: Path) -> Path:
     )
     for x, y, label, row in series:
         chart.line(x, y, label=label, marker=False, color=colors.get(row))
-    return chart.save(folder / f"curves-{slug(task)}.svg")
+    return chart.to_svg()

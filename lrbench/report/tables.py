@@ -6,17 +6,32 @@ cells the chosen metric's mean over seeds with its 95 % interval half-width, and
 - ``✗`` every seed diverged; ``✗2`` two seeds diverged (the rest are averaged);
 - ``~`` unstable (the loss spiked or oscillated); ``↓`` slow (far from the row's best);
 - the best cell of each row is bold on green; cells within the tolerance band are green.
+
+Each sweep table is built once as a :class:`~lrbench.report.table_model.TableModel` and
+rendered for a terminal (Rich) or as Markdown.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from lrbench.files import jsonable
+from lrbench.report.table_model import Column, Entry, TableModel, to_markdown, to_rich
+from lrbench.spec import show
+from lrbench.sweep.findings import BestRow, Cell, RowKey
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lrbench.config import Config
+    from lrbench.spec import RunSpec
+    from lrbench.sweep.run import SweepOutcome
 
 MARKS = {"diverged": "✗", "unstable": "~", "slow": "↓", "ok": ""}
 LEGEND = (
@@ -26,8 +41,9 @@ LEGEND = (
 )
 
 
-def fmt(v: Any, digits: int = 4) -> str:
-    """A number in ``digits`` significant figures; blanks for missing values."""
+def fmt(v: float | int | None, digits: int = 4) -> str:
+    """A number in ``digits`` significant figures (``f"{v:.{digits}g}"``); ``-`` for a missing
+    value (None, NaN), ``inf`` for infinity, integers as they are."""
     if v is None:
         return "-"
     if isinstance(v, float) and math.isnan(v):
@@ -43,138 +59,125 @@ def lr_text(lr: float) -> str:
     return f"{lr:g}"
 
 
-def cell_text(cell: dict[str, Any]) -> str:
+def cell_text(cell: Cell) -> str:
     """``0.1234±0.005~`` style text of a heatmap cell."""
-    if cell["status"] == "diverged" and cell["n_used"] == 0:
+    if cell.status == "diverged" and cell.n_used == 0:
         return MARKS["diverged"]
-    text = fmt(cell["mean"], 3)
-    if cell["n_used"] > 1 and math.isfinite(cell["ci95"]):
-        text += f"±{fmt(cell['ci95'], 1)}"
-    if cell["n_diverged"]:
-        text += f" {MARKS['diverged']}{cell['n_diverged']}"
-    text += MARKS.get(cell["status"], "")
+    text = fmt(cell.mean, 3)
+    if cell.n_used > 1 and math.isfinite(cell.ci95):
+        text += f"±{fmt(cell.ci95, 1)}"
+    if cell.n_diverged:
+        text += f" {MARKS['diverged']}{cell.n_diverged}"
+    text += MARKS.get(cell.status, "")
     return text
 
 
-def _task_order(outcome) -> list[str]:
-    seen: list[str] = []
-    for c in outcome.analysis.cells:
-        if c["task"] not in seen:
-            seen.append(c["task"])
-    return seen
-
-
-def _by_task(items: Sequence[dict[str, Any]], task: str) -> list[dict[str, Any]]:
-    return [x for x in items if x["task"] == task]
-
-
-def _metric_title(outcome) -> str:
-    n = len(outcome.config.seeds)
+def _metric_title(outcome: SweepOutcome) -> str:
+    n = outcome.n_seeds
     spread = "mean ± 95% CI" if n > 1 else "value"
     return f"{outcome.analysis.metric} ({spread} over {n} seed{'s' if n > 1 else ''})"
 
 
-def heatmap(outcome, task: str) -> Table:
-    """The learning-rate heatmap of one task."""
+def heatmap_model(outcome: SweepOutcome, task: str) -> TableModel:
+    """The learning-rate heatmap of one task: a row per optimizer / schedule, a column per lr
+    (marked ``*`` above the stability bound 2/L), then the best lr and the good band."""
     a = outcome.analysis
-    cells = _by_task(a.cells, task)
-    best = {b["row"]: b for b in _by_task(a.best, task)}
-    lrs = sorted({c["lr"] for c in cells})
+    cells = [c for c in a.cells if c.task == task]
+    best = {b.row: b for b in a.best if b.task == task}
+    lrs = sorted({c.lr for c in cells})
     bound = outcome.bounds.get(task)
-    title = f"{task}: {_metric_title(outcome)}"
-    caption = LEGEND
+    notes: tuple[str, ...] = (LEGEND,)
     if bound is not None:
-        caption = (
-            f"gradient-descent stability bound 2/L = {fmt(bound, 3)} (lrs marked * exceed it)\n"
-            + LEGEND
-        )
-    table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    table.add_column("optimizer / schedule", no_wrap=True)
-    for lr in lrs:
-        star = "*" if bound is not None and lr > bound else ""
-        table.add_column(lr_text(lr) + star, justify="right", no_wrap=True)
-    table.add_column("best lr", justify="right")
-    table.add_column("good band", justify="right")
-    rows: dict[Any, dict[float, dict[str, Any]]] = {}
+        above = f"gradient-descent stability bound 2/L = {fmt(bound, 3)} (lrs marked * exceed it)"
+        notes = (above, LEGEND)
+    marks = ["*" if bound is not None and lr > bound else "" for lr in lrs]
+    columns = (
+        Column("optimizer / schedule", wrap=False),
+        *(Column(lr_text(lr), "right", wrap=False, mark=m) for lr, m in zip(lrs, marks)),
+        Column("best lr", "right"),
+        Column("good band", "right"),
+    )
+    rows: dict[RowKey, dict[float, Cell]] = {}
     for c in cells:
-        rows.setdefault(c["row"], {})[c["lr"]] = c
+        rows.setdefault(c.row, {})[c.lr] = c
+    table_rows = []
     for row, by_lr in rows.items():
         b = best[row]
-        label = next(iter(by_lr.values()))["row_label"]
-        out = [Text(label)]
+        entries = [Entry(next(iter(by_lr.values())).row_label)]
         for lr in lrs:
-            c = by_lr.get(lr)
-            if c is None:
-                out.append(Text(""))
-                continue
-            style = _cell_style(c, b)
-            out.append(Text(cell_text(c), style=style))
-        out.append(
-            Text(lr_text(b["best_lr"]) + _edge(b) if b.get("best_lr") else "-", style="bold")
-        )
-        out.append(Text(_band(b)))
-        table.add_row(*out)
-    return table
+            at = by_lr.get(lr)
+            entries.append(Entry("") if at is None else Entry(cell_text(at), _cell_style(at, b)))
+        entries.append(Entry(_best_lr(b), "strong"))
+        entries.append(Entry(_band(b)))
+        table_rows.append(tuple(entries))
+    return TableModel(f"{task}: {_metric_title(outcome)}", columns, tuple(table_rows), notes)
 
 
-def _cell_style(c: dict[str, Any], b: dict[str, Any]) -> str:
-    if b.get("best_lr") == c["lr"]:
-        return "bold black on green"
-    if c["lr"] in (b.get("within_lrs") or ()):
-        return "green"
-    if c["status"] == "diverged":
-        return "red"
-    if c["status"] == "unstable" or c["n_diverged"]:
-        return "yellow"
-    if c["status"] == "slow":
+def heatmap(outcome: SweepOutcome, task: str) -> Table:
+    """The learning-rate heatmap of one task, for a terminal (:func:`heatmap_model`)."""
+    return to_rich(heatmap_model(outcome, task))
+
+
+def _cell_style(c: Cell, b: BestRow) -> str:
+    if b.best_lr == c.lr:
+        return "best"
+    if c.lr in b.within_lrs:
+        return "good"
+    if c.status == "diverged":
+        return "bad"
+    if c.status == "unstable" or c.n_diverged:
+        return "warn"
+    if c.status == "slow":
         return "dim"
     return ""
 
 
-def _edge(b: dict[str, Any]) -> str:
-    return {"low": " (low edge)", "high": " (high edge)", "both": ""}.get(b.get("edge") or "", "")
-
-
-def _band(b: dict[str, Any]) -> str:
-    if not b.get("best_lr"):
+def _best_lr(b: BestRow) -> str:
+    if b.best_lr is None:
         return "-"
-    if b["band_points"] <= 1:
+    edge = {"low": " (low edge)", "high": " (high edge)"}.get(b.edge or "", "")
+    return lr_text(b.best_lr) + edge
+
+
+def _band(b: BestRow) -> str:
+    if b.band_lo is None or b.band_hi is None:  # no best lr
+        return "-"
+    if b.band_points <= 1:
         return "only the best"
-    return f"{lr_text(b['band_lo'])}–{lr_text(b['band_hi'])} ({b['band_points']} lrs)"
+    return f"{lr_text(b.band_lo)}–{lr_text(b.band_hi)} ({b.band_points} lrs)"
 
 
-def best_table(outcome, top: int = 5) -> Table:
-    """The best configurations of each task (by the metric), best first."""
+def best_model(outcome: SweepOutcome, top: int = 5) -> TableModel:
+    """The best configurations of each task (by the metric), best first, at most ``top``."""
     a = outcome.analysis
-    sign = 1.0 if a.best and a.best[0]["direction"] == "min" else -1.0
-    table = Table(title=f"best configurations by {a.metric}", title_justify="left")
-    for col in ("task", "optimizer", "schedule", "best lr", a.metric, "good band"):
-        table.add_column(col, justify="right" if col in ("best lr", a.metric) else "left")
-    for task in _task_order(outcome):
-        ranked = [b for b in _by_task(a.best, task) if b.get("best_lr")]
-        ranked.sort(key=lambda b: sign * b["best_score"])
-        for b in ranked[:top]:
-            value = fmt(b["best_mean"])
-            if b["best_n"] and b["best_n"] > 1 and math.isfinite(b["best_ci95"]):
-                value += f" ± {fmt(b['best_ci95'], 2)}"
-            table.add_row(
-                task,
-                b["optimizer"],
-                b["schedule"],
-                lr_text(b["best_lr"]) + _edge(b),
-                value,
-                _band(b),
-            )
-    return table
-
-
-def status_line(outcome) -> str:
-    counts: dict[str, int] = {}
-    for r in outcome.analysis.runs:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    parts = ", ".join(
-        f"{counts[s]} {s}" for s in ("ok", "slow", "unstable", "diverged") if counts.get(s)
+    sign = 1.0 if a.best and a.best[0].direction == "min" else -1.0
+    columns = tuple(
+        Column(h, "right" if h in ("best lr", a.metric) else "left")
+        for h in ("task", "optimizer", "schedule", "best lr", a.metric, "good band")
     )
+    rows = []
+    for task in a.tasks:
+        scored = [(b.best_score, b) for b in a.best if b.task == task and b.best_score is not None]
+        scored.sort(key=lambda x: sign * x[0])
+        for _, b in scored[:top]:
+            value = fmt(b.best_mean)
+            ci = b.best_ci95
+            if b.best_n and b.best_n > 1 and ci is not None and math.isfinite(ci):
+                value += f" ± {fmt(b.best_ci95, 2)}"
+            texts = (task, b.optimizer, b.schedule, _best_lr(b), value, _band(b))
+            rows.append(tuple(Entry(t) for t in texts))
+    return TableModel(f"best configurations by {a.metric}", columns, tuple(rows))
+
+
+def best_table(outcome: SweepOutcome, top: int = 5) -> Table:
+    """:func:`best_model` for a terminal."""
+    return to_rich(best_model(outcome, top))
+
+
+def status_line(outcome: SweepOutcome) -> str:
+    """How many runs, trained or resumed, ended with each status, and where the files are."""
+    counts = outcome.analysis.statuses.as_dict(nonzero=True)
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items())
     plots = ", plots/" if any(p.parent.name == "plots" for p in outcome.files) else ""
     return (
         f"{len(outcome.results)} runs ({outcome.n_trained} trained, {outcome.n_resumed} resumed): "
@@ -182,112 +185,62 @@ def status_line(outcome) -> str:
     )
 
 
-def tables(outcome) -> list[Any]:
+def tables(outcome: SweepOutcome) -> list[RenderableType]:
     """Everything ``lrbench sweep`` shows on a terminal."""
-    out: list[Any] = [heatmap(outcome, t) for t in _task_order(outcome)]
+    out: list[RenderableType] = [heatmap(outcome, t) for t in outcome.analysis.tasks]
     out.append(best_table(outcome))
     out.append(Text(status_line(outcome)))
     return out
 
 
-def markdown(outcome) -> str:
-    """The heatmaps and the best-configurations table as GitHub Markdown."""
-    a = outcome.analysis
+def markdown(outcome: SweepOutcome) -> str:
+    """The status line and each task's heatmap as GitHub Markdown (the best cell of a row in
+    bold), the stability bound as a sentence above its task's table, the legend at the end."""
     lines = [f"# lrbench sweep: {outcome.config.name}", "", status_line(outcome), ""]
-    for task in _task_order(outcome):
-        cells = _by_task(a.cells, task)
-        best = {b["row"]: b for b in _by_task(a.best, task)}
-        lrs = sorted({c["lr"] for c in cells})
-        lines += [f"## {task}: {_metric_title(outcome)}", ""]
+    for task in outcome.analysis.tasks:
+        model = heatmap_model(outcome, task)
+        lines += [f"## {model.title}", ""]
         bound = outcome.bounds.get(task)
         if bound is not None:
             lines += [f"Gradient-descent stability bound 2/L = {fmt(bound, 3)}.", ""]
-        lines.append(
-            "| optimizer / schedule | "
-            + " | ".join(lr_text(x) for x in lrs)
-            + " | best lr | good band |"
-        )
-        lines.append("|---|" + "---:|" * len(lrs) + "---:|---|")
-        rows: dict[Any, dict[float, dict[str, Any]]] = {}
-        for c in cells:
-            rows.setdefault(c["row"], {})[c["lr"]] = c
-        for row, by_lr in rows.items():
-            b = best[row]
-            vals = []
-            for lr in lrs:
-                c = by_lr.get(lr)
-                text = cell_text(c) if c else ""
-                if c and b.get("best_lr") == lr:
-                    text = f"**{text}**"
-                vals.append(text)
-            label = next(iter(by_lr.values()))["row_label"]
-            best_lr = lr_text(b["best_lr"]) + _edge(b) if b.get("best_lr") else "-"
-            lines.append(f"| {label} | " + " | ".join(vals) + f" | {best_lr} | {_band(b)} |")
-        lines.append("")
+        lines += [*to_markdown(model), ""]
     lines += [LEGEND, ""]
     return "\n".join(lines)
 
 
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
-
-
-def summary_json(outcome) -> dict[str, Any]:
+def summary_json(outcome: SweepOutcome) -> dict[str, Any]:
     """The sweep's findings as JSON-ready data (non-finite numbers become null)."""
     a = outcome.analysis
-    counts: dict[str, int] = {}
-    for r in a.runs:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
     tasks = []
-    for task in _task_order(outcome):
+    for task in a.tasks:
         rows = []
-        cells = _by_task(a.cells, task)
-        for b in _by_task(a.best, task):
-            row_cells = [c for c in cells if c["row"] == b["row"]]
-            rows.append(
-                {
-                    "optimizer": b["optimizer"],
-                    "schedule": b["schedule"],
-                    "best_lr": b.get("best_lr"),
-                    "best_mean": _clean(b.get("best_mean")),
-                    "best_ci95": _clean(b.get("best_ci95")),
-                    "band": [b.get("band_lo"), b.get("band_hi")] if b.get("best_lr") else None,
-                    "n_within": b.get("n_within"),
-                    "edge": b.get("edge"),
-                    "cells": [
-                        {
-                            "lr": c["lr"],
-                            "mean": _clean(c["mean"]),
-                            "std": _clean(c["std"]),
-                            "ci95": _clean(c["ci95"]),
-                            "status": c["status"],
-                            "n_diverged": c["n_diverged"],
-                            "statuses": c["statuses"],
-                        }
-                        for c in row_cells
-                    ],
-                }
-            )
+        for b in (b for b in a.best if b.task == task):
+            cells = [c for c in a.cells if c.row == b.row]
+            rows.append({
+                "optimizer": b.optimizer, "schedule": b.schedule, "best_lr": b.best_lr,
+                "best_mean": b.best_mean, "best_ci95": b.best_ci95,
+                "band": [b.band_lo, b.band_hi] if b.best_lr is not None else None,
+                "n_within": b.n_within, "edge": b.edge,
+                "cells": [
+                    {"lr": c.lr, "mean": c.mean, "std": c.std, "ci95": c.ci95, "status": c.status,
+                     "n_diverged": c.n_diverged, "statuses": c.statuses.as_dict()}
+                    for c in cells
+                ],
+            })  # fmt: skip
         tasks.append({"task": task, "stability_bound": outcome.bounds.get(task), "rows": rows})
-    return {
-        "name": outcome.config.name,
-        "metric": a.metric,
-        "direction": a.best[0]["direction"] if a.best else None,
-        "results": str(outcome.out_dir),
-        "runs": len(outcome.results),
-        "trained": outcome.n_trained,
-        "resumed": outcome.n_resumed,
-        "statuses": counts,
+    return jsonable({
+        "name": outcome.config.name, "metric": a.metric,
+        "direction": a.best[0].direction if a.best else None, "results": str(outcome.out_dir),
+        "runs": len(outcome.results), "trained": outcome.n_trained,
+        "resumed": outcome.n_resumed, "statuses": a.statuses.as_dict(nonzero=True),
         "tasks": tasks,
-    }
+    })  # fmt: skip
 
 
 # ---------------------------------------------------------------- other commands
-def validate_table(cfg, specs, groups) -> Group:
+def validate_table(
+    cfg: Config, specs: Sequence[RunSpec], groups: Sequence[Sequence[RunSpec]]
+) -> Group:
     """``lrbench validate``: the grid size and its lockstep groups, with the optimizer steps
     each group computes once shared prefixes are counted once (:mod:`lrbench.core.sharing`)."""
     from lrbench.core.sharing import row_steps
@@ -342,8 +295,7 @@ def registry_tables(family: str = "all") -> list[Table]:
         table.add_column("parameters (default: allowed)")
         for entry in reg.values():
             params = "\n".join(
-                f"{p.name} = {_default(p.default)}: {p.allowed()}"
-                + (f". {p.help}" if p.help else "")
+                f"{p.name} = {show(p.default)}: {p.allowed()}" + (f". {p.help}" if p.help else "")
                 for p in entry.params
             )
             table.add_row(entry.name, entry.doc, params or "-")
@@ -351,19 +303,15 @@ def registry_tables(family: str = "all") -> list[Table]:
     return out
 
 
-def _default(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_default(x) for x in v) + "]"
-    return str(v)
-
-
-def schedule_table(name: str, params: dict[str, Any], lr: float, table_values, moms) -> Table:
+def schedule_table(
+    name: str,
+    params: Mapping[str, Any],
+    lr: float,
+    table_values: np.ndarray,
+    moms: np.ndarray | None,
+) -> Table:
     """``lrbench schedule``: the lr (and cycled momentum) at every step."""
-    shown = ", ".join(f"{k}={_default(v)}" for k, v in params.items())
+    shown = ", ".join(f"{k}={show(v)}" for k, v in params.items())
     table = Table(
         title=f"{name} with lr={lr_text(lr)}",
         caption=shown,

@@ -2,9 +2,9 @@
 
 A *run* is one :class:`RunResult`. A *cell* is all seeds of one (task, optimizer + params,
 schedule + params, lr). A *row* is all lrs of one (task, optimizer + params, schedule + params):
-a learning-rate sensitivity curve. Data in, data out (plain dicts, numpy only); the report
-renders them. The ``row`` entry of every dict is a hashable grouping key (see :func:`row_key`);
-show ``task``, ``optimizer``, ``schedule`` and ``row_label`` instead.
+a learning-rate sensitivity curve. Data in, data out: the rules here compute the frozen
+dataclasses of :mod:`lrbench.sweep.findings` (:class:`RunMetrics`, :class:`Cell`,
+:class:`BestRow`, :class:`Analysis`; numpy only), which the report renders.
 
 A run's ``status`` is decided in this order:
 
@@ -17,14 +17,26 @@ A run's ``status`` is decided in this order:
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from lrbench.errors import ConfigError
 from lrbench.spec import RunResult, RunSpec, differs, part_label, registry_defaults, row_label  # noqa: F401 - re-exported
+from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this module computes
+    RUN_COLUMNS,
+    STATUSES,
+    SUMMARY_COLUMNS,
+    Analysis,
+    BestRow,
+    Cell,
+    RowKey,
+    RunMetrics,
+    StatusCounts,
+    summary_rows,
+)
 
 #: Metric name -> direction ("min": lower is better, "max": higher is better).
 METRICS = {
@@ -43,7 +55,6 @@ INITIAL = {
     "final_val_accuracy": "initial_val_accuracy",
     "best_val_accuracy": "initial_val_accuracy",
 }
-STATUSES = ("ok", "slow", "unstable", "diverged")  # from best to worst
 
 SPIKE_RATIO = 1.5  # unstable: loss > 1.5 x its running minimum ...
 NOISE_REL = 1e-3  # ... and rises by more than 0.1 % of the initial loss (the noise floor)
@@ -89,13 +100,18 @@ def direction(metric: str) -> str:
 
 
 # ---------------------------------------------------------------- rows and labels
-def row_key(spec: RunSpec) -> Hashable:
+def row_key(spec: RunSpec) -> RowKey:
     """``(task, (optimizer, params), (schedule, params))``: what every lr of a row shares."""
     return (
         spec.task,
         (spec.optimizer, spec.optimizer_params),
         (spec.schedule, spec.schedule_params),
     )
+
+
+def _labels(x: RunMetrics | Cell) -> dict[str, Any]:
+    """The fields that name a row, copied from a run or a cell of it."""
+    return {k: getattr(x, k) for k in ("row", "task", "optimizer", "schedule", "row_label")}
 
 
 # ---------------------------------------------------------------- one run
@@ -133,7 +149,7 @@ def run_metrics(
     result: RunResult,
     target_loss: float | None = None,
     defaults: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """One run's outcome and metrics (status is ``diverged``, ``unstable`` or ``ok`` here).
 
     ``initial_*`` are at step 0; ``final_*`` at the last evaluation point (NaN for a diverged run,
@@ -156,47 +172,39 @@ def run_metrics(
     if target_loss is not None and not diverged:
         hits = np.flatnonzero(va <= target_loss)
         reached = int(step[hits[0]]) if hits.size else None
-    return {
-        "run_id": s.run_id,
-        "row": row_key(s),
-        "task": s.task.label,
-        "optimizer": part_label(s.optimizer, s.optimizer_params, defaults),
-        "schedule": part_label(s.schedule, s.schedule_params, defaults),
-        "row_label": row_label(s, defaults),
-        "lr": s.lr,
-        "seed": s.seed,
-        "status": status,
-        "steps_done": result.steps_done,
-        "diverged_at": result.diverged_at,
-        "initial_train_loss": _at(tr, 0),
-        "initial_val_loss": _at(va, 0),
-        "initial_val_accuracy": _at(acc, 0),
-        "final_train_loss": math.nan if diverged else _at(tr, -1),
-        "final_val_loss": math.nan if diverged else _at(va, -1),
-        "final_val_accuracy": math.nan if diverged else _at(acc, -1),
-        "best_val_loss": math.nan if best_i is None else float(va[best_i]),
-        "best_step": None if best_i is None else int(step[best_i]),
-        "best_val_accuracy": float(acc[ok_acc].max()) if ok_acc.any() else math.nan,
-        "steps_to_target": reached,
-        "wall_s": result.wall_s,
-    }
-
-
-#: Columns of ``runs.csv`` (every :func:`run_metrics` key except the grouping key ``row``).
-RUN_COLUMNS = (
-    "run_id", "task", "optimizer", "schedule", "lr", "seed", "status", "steps_done",
-    "diverged_at", "initial_train_loss", "initial_val_loss", "initial_val_accuracy",
-    "final_train_loss", "final_val_loss", "final_val_accuracy", "best_val_loss", "best_step",
-    "best_val_accuracy", "steps_to_target", "wall_s",
-)  # fmt: skip
+    return RunMetrics(
+        run_id=s.run_id,
+        row=row_key(s),
+        task=s.task.label,
+        optimizer=part_label(s.optimizer, s.optimizer_params, defaults),
+        schedule=part_label(s.schedule, s.schedule_params, defaults),
+        row_label=row_label(s, defaults),
+        lr=s.lr,
+        seed=s.seed,
+        status=status,
+        steps_done=result.steps_done,
+        diverged_at=result.diverged_at,
+        initial_train_loss=_at(tr, 0),
+        initial_val_loss=_at(va, 0),
+        initial_val_accuracy=_at(acc, 0),
+        final_train_loss=math.nan if diverged else _at(tr, -1),
+        final_val_loss=math.nan if diverged else _at(va, -1),
+        final_val_accuracy=math.nan if diverged else _at(acc, -1),
+        best_val_loss=math.nan if best_i is None else float(va[best_i]),
+        best_step=None if best_i is None else int(step[best_i]),
+        best_val_accuracy=float(acc[ok_acc].max()) if ok_acc.any() else math.nan,
+        steps_to_target=reached,
+        wall_s=result.wall_s,
+    )
 
 
 def _at(a: np.ndarray, i: int) -> float:
     return float(a[i]) if a.size else math.nan
 
 
-def mark_slow(rows_metrics: list[dict[str, Any]], metric: str = "final_val_loss") -> None:
-    """Turn ``ok`` into ``slow`` (in place) for stable runs that fell far short at too small an lr.
+def mark_slow(runs: Sequence[RunMetrics], metric: str = "final_val_loss") -> list[RunMetrics]:
+    """``runs`` with ``ok`` turned into ``slow`` for stable runs that fell far short at too small
+    an lr (a new list; the runs are immutable).
 
     Runs are compared within a row and a seed (same task, optimizer, schedule and seed: common
     initialisation and batch order, so a paired comparison), among its ``ok``/``slow`` runs only.
@@ -207,32 +215,37 @@ def mark_slow(rows_metrics: list[dict[str, Any]], metric: str = "final_val_loss"
 
     Only smaller lrs: too small an lr makes slow progress, while too large an lr shows up as
     ``unstable`` or ``diverged`` (the LR-range-test reading); a larger lr that ends worse but
-    stable stays ``ok``. Calling it again recomputes from scratch.
+    stable stays ``ok``. Calling it again on its result gives the same result.
     """
     if metric not in INITIAL:
         raise ConfigError("analysis.metric", metric, "one of " + ", ".join(INITIAL))
     sign = 1.0 if direction(metric) == "min" else -1.0
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for m in rows_metrics:
-        if m["status"] == "slow":
-            m["status"] = "ok"
-        if m["status"] == "ok":
-            groups.setdefault((m["row"], m["seed"]), []).append(m)
-    for runs in groups.values():
-        scored = [(sign * m[metric], m["lr"], m) for m in runs if math.isfinite(m[metric])]
+    out = [replace(m, status="ok") if m.status == "slow" else m for m in runs]
+    groups: dict[tuple[RowKey, int], list[int]] = {}
+    for i, m in enumerate(out):
+        if m.status == "ok":
+            groups.setdefault((m.row, m.seed), []).append(i)
+    for members in groups.values():
+        scored = [
+            (sign * out[i].value(metric), out[i].lr, i)
+            for i in members
+            if math.isfinite(out[i].value(metric))
+        ]
         if not scored:
             continue
-        _, lr_best, best_run = min(scored, key=lambda x: (x[0], x[1]))
-        best = best_run[metric]
-        for _, lr, m in scored:
-            total = sign * (m[INITIAL[metric]] - best)
-            if lr < lr_best and total > 0 and sign * (m[metric] - best) > SLOW_REL * total:
-                m["status"] = "slow"
+        _, lr_best, i_best = min(scored, key=lambda x: (x[0], x[1]))
+        best = out[i_best].value(metric)
+        for _, lr, i in scored:
+            m = out[i]
+            total = sign * (m.value(INITIAL[metric]) - best)
+            if lr < lr_best and total > 0 and sign * (m.value(metric) - best) > SLOW_REL * total:
+                out[i] = replace(m, status="slow")
+    return out
 
 
 # ---------------------------------------------------------------- cells (seeds aggregated)
-def aggregate_cells(metrics: list[dict[str, Any]], metric: str = "final_val_loss") -> list[dict]:
-    """One dict per cell, rows in order of first appearance, lrs ascending.
+def aggregate_cells(metrics: Sequence[RunMetrics], metric: str = "final_val_loss") -> list[Cell]:
+    """One :class:`Cell` per (row, lr), rows in order of first appearance, lrs ascending.
 
     The statistics are over the cell's non-diverged seeds with a finite value (``n_used``):
     ``mean``, ``std`` (ddof=1; 0 for one value), ``ci95`` = t975(n-1) * std / sqrt(n) (the
@@ -246,61 +259,54 @@ def aggregate_cells(metrics: list[dict[str, Any]], metric: str = "final_val_loss
     some, not all, seeds diverged: its statistics cover the rest. ``statuses`` counts each status.
     """
     direction(metric)
-    rows: dict[Hashable, dict[float, list[dict[str, Any]]]] = {}
+    rows: dict[RowKey, dict[float, list[RunMetrics]]] = {}
     for m in metrics:
-        rows.setdefault(m["row"], {}).setdefault(m["lr"], []).append(m)
+        rows.setdefault(m.row, {}).setdefault(m.lr, []).append(m)
     cells = []
-    for row, by_lr in rows.items():
+    for by_lr in rows.values():
         for lr in sorted(by_lr):
             runs = by_lr[lr]
-            counts = {s: sum(r["status"] == s for r in runs) for s in STATUSES}
-            live = [r["status"] for r in runs if r["status"] != "diverged"]
+            counts = StatusCounts.of(r.status for r in runs)
+            live = [r.status for r in runs if r.status != "diverged"]
             if metric == "steps_to_target":
-                vals = [math.inf if v is None else float(v) for v in _values(runs, metric, True)]
+                vals = [math.inf if r.status == "diverged" or r.steps_to_target is None
+                        else float(r.steps_to_target) for r in runs]  # fmt: skip
             else:
-                vals = [v for v in _values(runs, metric, False) if math.isfinite(v)]
+                vals = [v for r in runs
+                        if r.status != "diverged" and math.isfinite(v := r.value(metric))]  # fmt: skip
             stats = _stats(np.array(vals, dtype=float))
-            stats["score"] = stats["median" if metric == "steps_to_target" else "mean"]
-            first = runs[0]
-            cells.append({
-                "row": row, "task": first["task"], "optimizer": first["optimizer"],
-                "schedule": first["schedule"], "row_label": first["row_label"], "lr": lr,
-                "metric": metric, "n_seeds": len(runs), "n_used": len(vals),
-                "n_finite": sum(math.isfinite(v) for v in vals),
-                "n_diverged": counts["diverged"], "statuses": counts,
-                "status": max(live, key=STATUSES.index) if live else "diverged",
-                "partial_diverged": 0 < counts["diverged"] < len(runs),
-                **stats,
-            })  # fmt: skip
+            cells.append(Cell(
+                **_labels(runs[0]), lr=lr, metric=metric, n_seeds=len(runs),
+                n_used=len(vals), n_finite=sum(math.isfinite(v) for v in vals),
+                n_diverged=counts.diverged, statuses=counts,
+                status=max(live, key=STATUSES.index) if live else "diverged",
+                partial_diverged=0 < counts.diverged < len(runs),
+                score=stats.median if metric == "steps_to_target" else stats.mean,
+                **stats._asdict(),
+            ))  # fmt: skip
     return cells
 
 
-def _values(runs: list[dict[str, Any]], metric: str, with_diverged: bool) -> list[Any]:
-    return [None if r["status"] == "diverged" else r[metric]
-            for r in runs if with_diverged or r["status"] != "diverged"]  # fmt: skip
+class _Stats(NamedTuple):
+    mean: float
+    std: float
+    ci95: float
+    median: float
+    min: float
+    max: float
 
 
-def _median(v: np.ndarray) -> float:
-    """``np.median`` of a non-empty 1-D array, computed as numpy does (``np.mean`` of the
-    middle value or of the two middle values, so a middle -0.0 gives +0.0; NaN if any value is
-    NaN), without its NaN check's import of ``numpy.ma`` (about 12 ms at the end of a sweep)."""
-    if np.isnan(v).any():
-        return math.nan
-    s = np.sort(v)
-    h = s.size // 2
-    return float(np.mean(s[h : h + 1] if s.size % 2 else s[h - 1 : h + 1]))
-
-
-def _stats(v: np.ndarray) -> dict[str, float]:
+def _stats(v: np.ndarray) -> _Stats:
+    """The statistics of :func:`aggregate_cells` over the values ``v`` (see there)."""
     n = v.size
     if n == 0:
-        return dict.fromkeys(("mean", "std", "ci95", "median", "min", "max"), math.nan)
-    out = {"median": _median(v), "min": float(v.min()), "max": float(v.max())}
+        return _Stats(*[math.nan] * 6)
+    median, lo, hi = float(np.median(v)), float(v.min()), float(v.max())
     if not np.isfinite(v).all():
-        return {**out, "mean": math.inf, "std": math.nan, "ci95": math.nan}
+        return _Stats(math.inf, math.nan, math.nan, median, lo, hi)
     std = float(np.std(v, ddof=1)) if n > 1 else 0.0
     ci = t975(n - 1) * std / math.sqrt(n) if n > 1 else math.nan
-    return {**out, "mean": float(np.mean(v)), "std": std, "ci95": ci}
+    return _Stats(float(np.mean(v)), std, ci, median, lo, hi)
 
 
 # ---------------------------------------------------------------- rows: best lr, sensitivity
@@ -315,7 +321,7 @@ def tolerance(best: float, metric: str) -> float:
     return max(TOL_REL * abs(best), TOL_ABS)
 
 
-def best_per_row(cells: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+def best_per_row(cells: Sequence[Cell], metric: str) -> list[BestRow]:
     """Per row: the best lr, its statistics, and how sensitive the row is to the lr.
 
     Eligible cells have a finite ``score`` (:func:`aggregate_cells`) and no diverged seed; only
@@ -335,100 +341,74 @@ def best_per_row(cells: list[dict[str, Any]], metric: str) -> list[dict[str, Any
     (``None`` without intervals, e.g. one seed).
     """
     sign = 1.0 if direction(metric) == "min" else -1.0
-    rows: dict[Hashable, list[dict[str, Any]]] = {}
+    rows: dict[RowKey, list[Cell]] = {}
     for c in cells:
-        rows.setdefault(c["row"], []).append(c)
+        rows.setdefault(c.row, []).append(c)
     out = []
-    for row, row_cells in rows.items():
-        row_cells = sorted(row_cells, key=lambda c: c["lr"])
-        finite = [c for c in row_cells if math.isfinite(c["score"])]
-        eligible = [c for c in finite if c["n_diverged"] == 0] or finite
-        first = row_cells[0]
-        res: dict[str, Any] = {
-            "row": row, "task": first["task"], "optimizer": first["optimizer"],
-            "schedule": first["schedule"], "row_label": first["row_label"], "metric": metric,
-            "direction": METRICS[metric], "n_lrs": len(row_cells),
-            "fallback": bool(eligible) and eligible[0]["n_diverged"] > 0,
-        }  # fmt: skip
-        if not eligible:
-            res.update(dict.fromkeys(_BEST_KEYS), n_within=0, within_lrs=[], band_points=0)
-            out.append(res)
-            continue
-        ranked = sorted(eligible, key=lambda c: (sign * c["score"], c["lr"]))
-        best = ranked[0]
-        tol = tolerance(best["score"], metric)
-        ok = {id(c) for c in eligible if sign * (c["score"] - best["score"]) <= tol}
-        i = next(k for k, c in enumerate(row_cells) if c is best)
-        lo = hi = i
-        while lo > 0 and id(row_cells[lo - 1]) in ok:
-            lo -= 1
-        while hi < len(row_cells) - 1 and id(row_cells[hi + 1]) in ok:
-            hi += 1
-        band_lo, band_hi = row_cells[lo]["lr"], row_cells[hi]["lr"]
-        ratio = band_hi / band_lo
-        edges = ["low"] * (i == 0) + ["high"] * (i == len(row_cells) - 1)
-        runner = ranked[1] if len(ranked) > 1 else None
-        res.update({
-            "best_lr": best["lr"], "best_score": best["score"], "best_mean": best["mean"],
-            "best_std": best["std"], "best_ci95": best["ci95"], "best_n": best["n_used"],
-            "best_status": best["status"], "tolerance": tol,
-            "n_within": len(ok), "within_lrs": [c["lr"] for c in row_cells if id(c) in ok],
-            "band_lo": band_lo, "band_hi": band_hi, "band_points": hi - lo + 1,
-            "band_decades": math.log10(ratio), "band_x3": math.log(ratio) / math.log(3),
-            "edge": {0: None, 1: edges[0] if edges else None, 2: "both"}[len(edges)],
-            "runner_up_lr": runner["lr"] if runner else None,
-            "separated": _separated(best, runner),
-        })  # fmt: skip
-        out.append(res)
+    for row_cells in rows.values():
+        row_cells = sorted(row_cells, key=lambda c: c.lr)
+        finite = [c for c in row_cells if math.isfinite(c.score)]
+        eligible = [c for c in finite if c.n_diverged == 0] or finite
+        head = BestRow(
+            **_labels(row_cells[0]), metric=metric, direction=METRICS[metric],
+            n_lrs=len(row_cells), fallback=bool(eligible) and eligible[0].n_diverged > 0,
+        )  # fmt: skip
+        out.append(_best(head, row_cells, eligible, sign) if eligible else head)
     return out
 
 
-_BEST_KEYS = (
-    "best_lr", "best_score", "best_mean", "best_std", "best_ci95", "best_n", "best_status",
-    "tolerance", "band_lo", "band_hi", "band_decades", "band_x3", "edge", "runner_up_lr",
-    "separated",
-)  # fmt: skip
+def _best(head: BestRow, row_cells: list[Cell], eligible: list[Cell], sign: float) -> BestRow:
+    """``head`` completed with the best cell among ``eligible`` and its band (see
+    :func:`best_per_row`); ``row_cells`` is the whole row, lrs ascending."""
+    ranked = sorted(eligible, key=lambda c: (sign * c.score, c.lr))
+    best = ranked[0]
+    tol = tolerance(best.score, head.metric)
+    ok = {id(c) for c in eligible if sign * (c.score - best.score) <= tol}
+    i = next(k for k, c in enumerate(row_cells) if c is best)
+    lo = hi = i
+    while lo > 0 and id(row_cells[lo - 1]) in ok:
+        lo -= 1
+    while hi < len(row_cells) - 1 and id(row_cells[hi + 1]) in ok:
+        hi += 1
+    band_lo, band_hi = row_cells[lo].lr, row_cells[hi].lr
+    ratio = band_hi / band_lo
+    edges = ["low"] * (i == 0) + ["high"] * (i == len(row_cells) - 1)
+    runner = ranked[1] if len(ranked) > 1 else None
+    return replace(
+        head, best_lr=best.lr, best_score=best.score, best_mean=best.mean, best_std=best.std,
+        best_ci95=best.ci95, best_n=best.n_used, best_status=best.status, tolerance=tol,
+        n_within=len(ok), within_lrs=tuple(c.lr for c in row_cells if id(c) in ok),
+        band_lo=band_lo, band_hi=band_hi, band_points=hi - lo + 1,
+        band_decades=math.log10(ratio), band_x3=math.log(ratio) / math.log(3),
+        edge={0: None, 1: edges[0] if edges else None, 2: "both"}[len(edges)],
+        runner_up_lr=runner.lr if runner else None, separated=_separated(best, runner),
+    )  # fmt: skip
 
 
-def _separated(a: dict[str, Any], b: dict[str, Any] | None) -> bool | None:
-    if b is None or not (math.isfinite(a["ci95"]) and math.isfinite(b["ci95"])):
+def _separated(a: Cell, b: Cell | None) -> bool | None:
+    if b is None or not (math.isfinite(a.ci95) and math.isfinite(b.ci95)):
         return None
-    return abs(a["mean"] - b["mean"]) > a["ci95"] + b["ci95"]
-
-
-#: Columns of ``summary.csv`` (:func:`summary_rows`).
-SUMMARY_COLUMNS = (
-    "task", "optimizer", "schedule", "lr", "metric", "n_seeds", "n_used", "n_diverged", "n_ok",
-    "n_slow", "n_unstable", "status", "partial_diverged", "mean", "std", "ci95", "median", "min",
-    "max", "is_best", "within_tolerance",
-)  # fmt: skip
-
-
-def summary_rows(cells: list[dict[str, Any]], best: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flat dicts for ``summary.csv``, one per cell, with :data:`SUMMARY_COLUMNS`."""
-    by_row = {b["row"]: b for b in best}
-    out = []
-    for c in cells:
-        b = by_row.get(c["row"], {})
-        row = {k: c[k] for k in SUMMARY_COLUMNS if k in c}
-        row.update({f"n_{s}": c["statuses"][s] for s in ("ok", "slow", "unstable")})
-        row["is_best"] = b.get("best_lr") == c["lr"]
-        row["within_tolerance"] = c["lr"] in b.get("within_lrs", ())
-        out.append(row)
-    return out
+    return abs(a.mean - b.mean) > a.ci95 + b.ci95
 
 
 # ---------------------------------------------------------------- across tasks
+@dataclass(frozen=True)
+class ProfileScore:
+    """One submission's performance profile (:func:`performance_profile`)."""
+
+    ratios: dict[Hashable, float]  # task -> time / fastest time (inf: a miss)
+    score: float
+
+
 def performance_profile(
     times: Mapping[str, Mapping[Hashable, float | None]], r_max: float = R_MAX
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, ProfileScore]:
     """AlgoPerf's performance-profile score of each submission (e.g. an optimizer / schedule).
 
     ``times[s][w]`` is submission ``s``'s time (steps) to target on task ``w``; ``None``, inf or
     absent is a miss. Ratio ``r = t / min_s t`` per task (a miss is inf); ``rho(tau)`` is the
     fraction of tasks with ``r <= tau``; the score integrates it over ``[1, r_max]`` divided by
     ``r_max - 1``, in closed form ``sum_w max(0, r_max - r) / (n_tasks * (r_max - 1))``.
-    Returns ``{s: {"ratios": {w: r}, "score": B}}``.
     """
     tasks = list(dict.fromkeys(w for per in times.values() for w in per))
 
@@ -441,10 +421,8 @@ def performance_profile(
     for s in times:
         ratios = {w: _ratio(t_of(s, w), fastest[w]) for w in tasks}
         gain = sum(max(0.0, r_max - r) for r in ratios.values())
-        out[s] = {
-            "ratios": ratios,
-            "score": gain / (len(tasks) * (r_max - 1)) if tasks else math.nan,
-        }
+        score = gain / (len(tasks) * (r_max - 1)) if tasks else math.nan
+        out[s] = ProfileScore(ratios, score)
     return out
 
 
@@ -456,25 +434,14 @@ def _ratio(t: float, fastest: float) -> float:
     return t / fastest if fastest > 0 else math.inf
 
 
-def profile_times(best: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+def profile_times(best: Iterable[BestRow]) -> dict[str, dict[str, float | None]]:
     """``{optimizer / schedule: {task: best steps_to_target}}`` from :func:`best_per_row` rows."""
     out: dict[str, dict[str, float | None]] = {}
     for b in best:
-        if b["metric"] != "steps_to_target":
+        if b.metric != "steps_to_target":
             raise ValueError("profile_times needs best_per_row(..., 'steps_to_target')")
-        out.setdefault(b["row_label"], {})[b["task"]] = b["best_score"]
+        out.setdefault(b.row_label, {})[b.task] = b.best_score
     return out
-
-
-@dataclass
-class Analysis:
-    """Everything :func:`analyze` derives from a sweep's results."""
-
-    metric: str
-    runs: list[dict[str, Any]]
-    cells: list[dict[str, Any]]
-    best: list[dict[str, Any]]
-    summary: list[dict[str, Any]]
 
 
 def analyze(
@@ -486,7 +453,7 @@ def analyze(
     """Run metrics, slow marks (by ``metric``, or final val loss for steps), cells, best lrs."""
     direction(metric)
     runs = [run_metrics(r, target_loss, defaults) for r in results]
-    mark_slow(runs, metric if metric in INITIAL else "final_val_loss")
+    runs = mark_slow(runs, metric if metric in INITIAL else "final_val_loss")
     cells = aggregate_cells(runs, metric)
     best = best_per_row(cells, metric)
-    return Analysis(metric, runs, cells, best, summary_rows(cells, best))
+    return Analysis(metric, tuple(runs), tuple(cells), tuple(best))

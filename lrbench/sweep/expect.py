@@ -25,6 +25,7 @@ from typing import Any
 
 from lrbench.expect import Expectation, part_names, task_names
 from lrbench.sweep.cells import STEPS, Cell, RunFact, best_cell, cells, mean_interval
+from lrbench.sweep.findings import Analysis
 
 #: The per-run values a check may read (every metric of the analysis).
 RUN_VALUES = (
@@ -37,7 +38,7 @@ RUN_VALUES = (
 )
 
 
-def runs_from(analysis: Any) -> list[RunFact]:
+def runs_from(analysis: Analysis) -> list[RunFact]:
     """The one place that reads a sweep's analysis (its per-run records, ``analysis.runs``)."""
     from lrbench.core.models import MODELS
     from lrbench.core.optimizers import OPTIMIZERS
@@ -47,12 +48,14 @@ def runs_from(analysis: Any) -> list[RunFact]:
     defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
     out = []
     for m in analysis.runs:
-        task, (oname, oparams), (sname, sparams) = m["row"]
+        task, (oname, oparams), (sname, sparams) = m.row
         names = (task_names(task), part_names(oname, oparams, defaults),
                  part_names(sname, sparams, defaults))  # fmt: skip
-        values = {k: math.nan if m[k] is None else float(m[k]) for k in RUN_VALUES}
-        row = (m["task"], m["optimizer"], m["schedule"])
-        out.append(RunFact(row, m["lr"], m["seed"], m["status"], values, names, m["run_id"]))
+        values = {
+            k: math.nan if getattr(m, k) is None else float(getattr(m, k)) for k in RUN_VALUES
+        }
+        row = (m.task, m.optimizer, m.schedule)
+        out.append(RunFact(row, m.lr, m.seed, m.status, values, names, m.run_id))
     return out
 
 

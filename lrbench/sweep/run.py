@@ -1,6 +1,7 @@
 """A sweep end to end: config -> finished runs (resumed or trained) -> analysis -> files.
 
-Returns a :class:`SweepOutcome` for the CLI to render; prints nothing.
+Returns a :class:`SweepOutcome` for the CLI to render; prints nothing and draws nothing (the
+CLI asks :mod:`lrbench.report.plots` for the figures).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import platform
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,34 +19,45 @@ import yaml
 
 from lrbench import __version__
 from lrbench.config import Config
-from lrbench.spec import RunResult, TaskSpec
-from lrbench.sweep.analysis import (
-    RUN_COLUMNS,
-    SUMMARY_COLUMNS,
-    Analysis,
-    analyze,
-    differs,
-    registry_defaults,
-)
+from lrbench.spec import RunResult, TaskSpec, differs, registry_defaults
+from lrbench.sweep.analysis import analyze
 from lrbench.sweep.executor import OnEvent, execute, plan
+from lrbench.sweep.findings import RUN_COLUMNS, SUMMARY_COLUMNS, Analysis, RunMetrics
 from lrbench.sweep.lock import holding_results_lock
 from lrbench.sweep.preflight import preflight
 from lrbench.sweep.store import CURVE_COLUMNS, ResultsDir, curve_lines
 
 
-@dataclass
+@dataclass(frozen=True)
+class SweepStart:
+    """The payload of the ``"start"`` event: what the sweep is about to do."""
+
+    name: str  # the config's name
+    runs: int  # runs to train
+    resumed: int  # finished runs found in the results folder
+    steps: int  # optimizer steps to compute (shared prefixes counted once)
+    groups: int  # lockstep groups
+    jobs: int  # worker processes used
+
+
+@dataclass(frozen=True)
 class SweepOutcome:
-    """What a sweep did and found."""
+    """What a sweep did and found: its results (in the config's order), their analysis, the
+    stability bound 2/L of each task that has one (task label -> 2/L), and the files written."""
 
     config: Config
     out_dir: Path
-    results: list[RunResult]
+    results: tuple[RunResult, ...]
     analysis: Analysis
-    bounds: dict[str, float] = field(default_factory=dict)  # task label -> 2/L
+    bounds: Mapping[str, float]
     n_trained: int = 0
     n_resumed: int = 0
     wall_s: float = 0.0
-    files: list[Path] = field(default_factory=list)
+    files: tuple[Path, ...] = ()
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.config.seeds)
 
 
 def default_out(config: Config) -> Path:
@@ -74,9 +86,9 @@ def run(
     resume: bool = True,
     on_event: OnEvent | None = None,
     argv: Sequence[str] = (),
-    plots: bool = True,
 ) -> SweepOutcome:
-    """Train (or resume) every run of ``config`` and write the results folder."""
+    """Train (or resume) every run of ``config`` and write the results folder (figures aside:
+    :func:`lrbench.report.plots.sweep_plots`)."""
     start = time.perf_counter()
     out_dir = Path(out) if out is not None else default_out(config)
     store = ResultsDir(out_dir)
@@ -89,17 +101,17 @@ def run(
     emit = on_event or (lambda kind, payload: None)
     emit(
         "start",
-        {
-            "name": config.name,
-            "runs": the_plan.pending_runs,
-            "resumed": len(the_plan.done),
-            "steps": the_plan.pending_steps,
-            "groups": len(the_plan.groups),
-            "jobs": max(1, min(jobs, len(the_plan.groups) or 1)),
-        },
+        SweepStart(
+            name=config.name,
+            runs=the_plan.pending_runs,
+            resumed=len(the_plan.done),
+            steps=the_plan.pending_steps,
+            groups=len(the_plan.groups),
+            jobs=max(1, min(jobs, len(the_plan.groups) or 1)),
+        ),
     )
     executed = execute(the_plan, store, jobs, on_event)
-    results = [executed.results[s.run_id] for s in specs]
+    results = tuple(executed.results[s.run_id] for s in specs)
     from lrbench.core.models import MODELS
     from lrbench.core.optimizers import OPTIMIZERS
     from lrbench.core.schedules import SCHEDULES
@@ -117,14 +129,10 @@ def run(
         n_trained=the_plan.pending_runs,
         n_resumed=len(the_plan.done),
     )
-    outcome.files = write_tables(store, outcome, executed.curves)
-    if plots:
-        from lrbench.report.plots import sweep_plots
-
-        outcome.files += sweep_plots(outcome, out_dir / "plots")
-    outcome.wall_s = time.perf_counter() - start
-    outcome.files.append(store.write_json("manifest.json", manifest(outcome, argv)))
-    return outcome
+    files = write_tables(store, outcome, executed.curves)
+    outcome = replace(outcome, files=tuple(files), wall_s=time.perf_counter() - start)
+    path = store.write_json("manifest.json", manifest(outcome, argv))
+    return replace(outcome, files=(*outcome.files, path))
 
 
 def write_tables(
@@ -144,7 +152,7 @@ def write_tables(
         "model": registry_defaults(MODELS),
         "data": registry_defaults(DATASETS),
     }
-    rows = [run_row(r, m, defaults) for r, m in zip(outcome.results, a.runs)]
+    rows = [run_row(r, m, defaults) for r, m in zip(outcome.results, a.runs, strict=True)]
     hyper = sorted({k for row in rows for k in row if "." in k})
     head = ["run_id", "task", "dataset", "model", "optimizer", "schedule", "lr", "seed"]
     runs_cols = head + hyper + [c for c in RUN_COLUMNS if c not in head]
@@ -163,13 +171,13 @@ def write_tables(
 
 
 def run_row(
-    result: RunResult, metrics: dict[str, Any], defaults: dict[str, dict[str, dict[str, Any]]]
+    result: RunResult, metrics: RunMetrics, defaults: Mapping[str, Mapping[str, Mapping[str, Any]]]
 ) -> dict[str, Any]:
     """A ``runs.csv`` row: the metrics, the task's parts and every non-default hyperparameter
     (``optimizer.momentum``, ``schedule.warmup``, ``model.hidden``, ``data.noise``...).
     ``defaults[prefix][name]`` are the registries' defaults (:func:`registry_defaults`)."""
     s = result.spec
-    row = dict(metrics)
+    row = metrics.csv_row()
     row["dataset"] = s.task.dataset
     row["model"] = s.task.model
     parts = (
@@ -196,9 +204,6 @@ def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
     from lrbench.core import kernels
     from lrbench.sweep.executor import default_jobs
 
-    statuses: dict[str, int] = {}
-    for r in outcome.analysis.runs:
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     return {
         "lrbench": __version__,
         "python": sys.version.split()[0],
@@ -216,7 +221,7 @@ def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
         "runs": len(outcome.results),
         "trained": outcome.n_trained,
         "resumed": outcome.n_resumed,
-        "statuses": statuses,
+        "statuses": outcome.analysis.statuses.as_dict(nonzero=True),
         "wall_s": round(outcome.wall_s, 3),
         "stability_bounds": outcome.bounds,
     }

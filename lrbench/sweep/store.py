@@ -8,6 +8,7 @@ Layout of ``results/<name>/``::
     runs.csv         one row per run
     curves.csv       one row per run and logged step (tidy long format)
     summary.csv      one row per cell (task, optimizer, schedule, lr) aggregated over seeds
+    plots/           the figures (SVG), written by the command line (lrbench.report.plots)
 
 A run file appears only once complete (temp file + rename), so an interrupted sweep never
 leaves a file that a resume would trust.
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lrbench.files import atomic_write, csv_cell, csv_text, json_default  # noqa: F401 - re-exported
+from lrbench.files import atomic_write, csv_text, jsonable
 from lrbench.spec import RunResult, RunSpec
 
 FORMAT_VERSION = 1
@@ -51,8 +52,8 @@ def _array(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _head(result: RunResult) -> dict[str, Any]:
-    """The scalar part of a run file (everything but ``log`` and ``eval``)."""
+def result_to_json(result: RunResult) -> dict[str, Any]:
+    """A run file's content. Non-finite numbers are stored as null."""
     return {
         "format": FORMAT_VERSION,
         "run_id": result.spec.run_id,
@@ -62,13 +63,6 @@ def _head(result: RunResult) -> dict[str, Any]:
         "diverged_at": result.diverged_at,
         "steps_per_epoch": result.steps_per_epoch,
         "wall_s": result.wall_s,
-    }
-
-
-def result_to_json(result: RunResult) -> dict[str, Any]:
-    """A run file's content. Non-finite numbers are stored as null."""
-    return {
-        **_head(result),
         "log": {
             "step": [int(s) for s in result.log_step],
             "lr": _floats(result.log_lr),
@@ -83,29 +77,19 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
     }
 
 
-class _Reprs:
-    """A float array formatted once, for both the run file (JSON: non-finite as ``null``)
-    and ``curves.csv`` (NaN as an empty cell, infinities as ``inf``). ``repr`` of a float is
-    what ``json.dumps`` writes, so the run file's text is the same as ``json.dumps`` gives."""
-
-    def __init__(self, a: np.ndarray) -> None:
-        a = np.asarray(a, dtype=float)
-        self.csv = _repr_all(a)
-        if np.isfinite(a).all():
-            self.json = self.csv
-        else:
-            self.json = [t if math.isfinite(float(t)) else "null" for t in self.csv]
-            self.csv = ["" if t == "nan" else t for t in self.csv]
-
-    def json_list(self) -> str:
-        return "[" + ", ".join(self.json) + "]"
+def _csv_floats(a: np.ndarray) -> list[str]:
+    """``curves.csv`` cells of a float array: ``repr``, NaN as an empty cell (infinities as
+    ``inf``, ``-inf``)."""
+    a = np.asarray(a, dtype=float)
+    texts = _repr_all(a)
+    return ["" if t == "nan" else t for t in texts] if np.isnan(a).any() else texts
 
 
 def _repr_all(a: np.ndarray) -> list[str]:
     """``[repr(x) for x in a]``, formatting each distinct value once when values repeat (a
     constant or stepped learning rate repeats one value hundreds of times; ``repr`` of a float
-    costs about 0.6 us). ``np.unique`` merges 0.0 with -0.0, so signed zeros take the plain
-    path."""
+    costs about 0.6 us; measured: saving a constant-lr run 1.2 -> 0.7 ms, BENCHMARKS.md).
+    ``np.unique`` merges 0.0 with -0.0, so signed zeros take the plain path."""
     if a.size < 64:
         return [repr(x) for x in a.tolist()]
     values, inverse = np.unique(a, return_inverse=True)
@@ -115,34 +99,10 @@ def _repr_all(a: np.ndarray) -> list[str]:
     return [texts[i] for i in inverse.tolist()]
 
 
-def _ints(a: np.ndarray) -> str:
-    return json.dumps(np.asarray(a, dtype=np.int64).tolist())
-
-
-_FLOAT_FIELDS = ("log_lr", "log_loss", "eval_train_loss", "eval_val_loss", "eval_val_accuracy")
-
-
-def _formatted(result: RunResult) -> dict[str, _Reprs]:
-    """Every float array of a run, formatted once (see :class:`_Reprs`)."""
-    return {name: _Reprs(getattr(result, name)) for name in _FLOAT_FIELDS}
-
-
 def run_texts(result: RunResult) -> tuple[str, str]:
-    """The run file's text (``json.loads`` gives :func:`result_to_json`) and the run's
-    ``curves.csv`` lines (:func:`curve_lines`, newline-joined), each float formatted once."""
-    cols = _formatted(result)
-    log = (
-        f'{{"step": {_ints(result.log_step)}, "lr": {cols["log_lr"].json_list()}, '
-        f'"loss": {cols["log_loss"].json_list()}}}'
-    )
-    ev = (
-        f'{{"step": {_ints(result.eval_step)}, '
-        f'"train_loss": {cols["eval_train_loss"].json_list()}, '
-        f'"val_loss": {cols["eval_val_loss"].json_list()}, '
-        f'"val_accuracy": {cols["eval_val_accuracy"].json_list()}}}'
-    )
-    text = json.dumps(_head(result))[:-1] + f', "log": {log}, "eval": {ev}}}'
-    return text, "\n".join(curve_lines(result, cols))
+    """The run file's text, ``json.dumps(result_to_json(result))``, and the run's ``curves.csv``
+    lines (:func:`curve_lines`, newline-joined): what a worker writes and sends back."""
+    return json.dumps(result_to_json(result)), "\n".join(curve_lines(result))
 
 
 def result_from_json(d: Mapping[str, Any]) -> RunResult:
@@ -205,7 +165,7 @@ class ResultsDir:
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.root / name
-        atomic_write(path, json.dumps(data, indent=2, default=json_default) + "\n")
+        atomic_write(path, json.dumps(jsonable(data), indent=2) + "\n")
         return path
 
     def write_text(self, name: str, text: str) -> Path:
@@ -225,49 +185,33 @@ def curve_rows(result: RunResult) -> list[dict[str, Any]]:
     return [dict(zip(CURVE_COLUMNS, line.split(","))) for line in lines]
 
 
-def _cells(a: np.ndarray) -> list[str]:
-    return ["" if x != x else repr(x) for x in np.asarray(a, dtype=float).tolist()]
-
-
 @functools.lru_cache(maxsize=64)
 def _step_cells(n: int, steps_per_epoch: int) -> tuple[list[str], list[str]]:
     """The ``step`` and ``epoch`` cells of steps ``0 .. n-1`` (the same for every run of a
     group, so formatted once)."""
     steps = np.arange(n)
-    return [str(s) for s in steps.tolist()], _cells(steps / steps_per_epoch)
+    return [str(s) for s in steps.tolist()], _csv_floats(steps / steps_per_epoch)
 
 
-def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.union1d(a, b)`` for integer arrays, without its path through ``np.unique``, which
-    imports ``numpy.ma`` (about 12 ms in every worker process)."""
-    s = np.concatenate((a, b))
-    s.sort()
-    if s.size:
-        s = s[np.concatenate(([True], s[1:] != s[:-1]))]
-    return s
-
-
-def curve_lines(result: RunResult, cols: Mapping[str, _Reprs] | None = None) -> list[str]:
+def curve_lines(result: RunResult) -> list[str]:
     """``curves.csv`` lines of one run: logged steps, with evaluation values at their step.
 
     ``train_loss`` at step t is the minibatch loss computed in step t's forward pass (before
     update t); ``val_loss``, ``val_accuracy`` and ``full_train_loss`` are filled at
     evaluation points, measured after t updates. The last evaluation (after the last update)
     has a row of its own with an empty ``lr`` and ``train_loss``. Built column by column:
-    a sweep writes hundreds of thousands of these. ``cols``: the float arrays already
-    formatted (:func:`run_texts`).
+    a sweep writes hundreds of thousands of these, in the workers that trained the runs.
     """
     rid = result.spec.run_id
     log_step = np.asarray(result.log_step, dtype=np.int64)
     ev_step = np.asarray(result.eval_step, dtype=np.int64)
-    steps = _sorted_union(log_step, ev_step)
+    steps = np.union1d(log_step, ev_step)
     n = steps.size
     if n and steps[0] == 0 and steps[-1] == n - 1:
         step_txt, epoch_txt = _step_cells(n, result.steps_per_epoch)
     else:
         step_txt = [str(s) for s in steps.tolist()]
-        epoch_txt = _cells(steps / result.steps_per_epoch)
-    cols = _formatted(result) if cols is None else cols
+        epoch_txt = _csv_floats(steps / result.steps_per_epoch)
     li = np.searchsorted(steps, log_step).tolist()
     ei = np.searchsorted(steps, ev_step).tolist()
     out = []
@@ -278,7 +222,7 @@ def curve_lines(result: RunResult, cols: Mapping[str, _Reprs] | None = None) -> 
         ("eval_val_accuracy", ei),
         ("eval_train_loss", ei),
     ):
-        cells = cols[name].csv
+        cells = _csv_floats(getattr(result, name))
         if len(idx) == n:  # every step has a value
             out.append(cells)
             continue
