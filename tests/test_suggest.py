@@ -17,6 +17,7 @@ from lrbench.finder.suggest import (
     METHODS,
     NO_DIVERGENCE,
     NON_FINITE,
+    RAW_ROSE,
     ROSE,
     aggregate,
     default_window,
@@ -25,6 +26,7 @@ from lrbench.finder.suggest import (
     hann_weights,
     mean_curve,
     ramp,
+    raw_rise_steps,
     smooth_centered,
     smooth_usable,
     suggest,
@@ -233,9 +235,26 @@ def test_clean_blow_up_stops_where_the_closed_form_ema_crosses():
         1 + (1 - beta) * sum(beta ** (t - j) * (2.0 ** (j - 29) - 1) for j in range(30, t + 1))
         for t in range(60)
     ]
-    expected = next(t for t in range(60) if s[t] > 4.0)
+    ema_stop = next(t for t in range(60) if s[t] > 4.0)
+    assert ema_stop == 35
+    # The raw rule (min 1, noise floor 1e-3): x_t > 4 from t = 32 (x = 8), the second such step
+    # is t = 33. The EMA lags by two steps, so the raw rule stops first.
     got = detect_divergence(x, beta=beta)
-    assert (got.stopped, got.stop_step, got.reason) == (True, expected, ROSE)
+    assert (got.stopped, got.stop_step, got.reason) == (True, 33, RAW_ROSE)
+
+
+def test_a_single_spike_stops_the_smoothed_rule_only():
+    # One step of 100 on a flat 1: s_40 = 0.95 * 1 + 0.05 * 100 = 5.95 > 4 * 1 and > s_0, so the
+    # EMA rule stops there; the raw rule needs two consecutive high steps and never fires alone.
+    x = np.ones(60)
+    x[40] = 100.0
+    assert detect_divergence(x).stop_step == 40
+    assert detect_divergence(x).reason == ROSE
+    assert not raw_rise_steps(x).any()
+    y = x.copy()
+    y[40:42] = [5.0, 5.0]  # s_40 = 1.2, s_41 = 1.39: below 4; raw: two steps > 4 x 1
+    got = detect_divergence(y)
+    assert (got.stop_step, got.reason) == (41, RAW_ROSE)
 
 
 def test_divergence_rule_is_causal_and_can_be_switched_off():

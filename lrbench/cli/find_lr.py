@@ -334,6 +334,7 @@ def _caption(pair: Any, outcome: Any) -> str:
         if pair.recommended_base is not None:
             what = f"base_lr {pair.recommended_base:.3g}, max_lr {pair.recommended:.3g}"
         lines.append(f"* recommended {what}{bound}: median over seeds of {st.suggest}")
+    lines += _trust_lines(pair, outcome)
     if pair.bound is not None:
         lines.append(
             f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent, no momentum)"
@@ -363,6 +364,37 @@ def _caption(pair: Any, outcome: Any) -> str:
                 f"{m}: none for {agg[m]['n_missing']}/{n} seeds: " + "; ".join(agg[m]["reasons"])
             )
     return "\n".join(lines)
+
+
+def _trust_lines(pair: Any, outcome: Any) -> list[str]:
+    """How far to trust the answer (:func:`lrbench.finder.run.trust`): spread, clear minimum,
+    divergence, capping, and a range test run on another budget than the proposed sweep."""
+    from lrbench.finder.run import trust
+
+    t, n = trust(pair, outcome), len(pair.seeds)
+    sp = t["seed_spread"]
+    spread = "no value" if sp["max_over_min"] is None else f"x{sp['max_over_min']:.2f}"
+    if sp["sd_log10"] is not None:
+        spread += f" (sd log10 {sp['sd_log10']:.2f}{', unstable' if sp['unstable'] else ''})"
+    lines = [
+        f"trust: seed spread {spread}; clear minimum {t['clear_minimum']}/{n} seeds; "
+        f"divergence detected {t['diverged']}/{n} seeds"
+    ]
+    for m, agg in pair.aggregates.items():
+        if agg["n_capped"]:
+            lines.append(
+                f"capped: {m} at {pair.cap_rule} = {pair.cap:.3g} for {agg['n_capped']}/{n} seeds"
+                " (no suggestion exceeds it)"
+            )
+    if not t["same_setup"]:
+        a, b = t["range_test"], t["sweep"]
+        epochs = f" ({b['epochs']} epochs)" if b["epochs"] else ""
+        longer = " (a longer run's best lr is often smaller)" if b["steps"] > a["steps"] else ""
+        lines.append(
+            f"the range test ran {a['steps']} steps at batch {a['batch_size']}; the proposed sweep"
+            f" trains {b['steps']} steps{epochs} at batch {b['batch_size']}{longer}"
+        )
+    return lines
 
 
 def pair_chart(pair: Any, outcome: Any, *, ascii_only: bool = False) -> list[str]:

@@ -183,6 +183,8 @@ class PairResult:
     recommended: float | None = None
     recommended_base: float | None = None  # range: base_lr
     methods_disagree: bool | None = None
+    cap: float | None = None  # the stability bound every suggestion was capped at (stability_cap)
+    cap_rule: str = ""  # which bound, e.g. "2(1+mu)/L, mu = 0.9 (heavy ball, full batch)"
 
     @property
     def n_stopped(self) -> int:
@@ -220,6 +222,71 @@ def stability_bound(task: TaskSpec, dtype: str = "float64") -> float | None:
     data = load_task_data(task, dtype)
     L = smoothness(task.model, data.X_train, data.y_train, data.n_classes)
     return 2.0 / L if L else None
+
+
+def optimizer_bound(two_over_l: float, optimizer: str, params: dict[str, Any]) -> float | None:
+    """The largest stable constant lr of full-batch ``optimizer`` on a quadratic whose Hessian
+    has top eigenvalue ``L = 2 / two_over_l``, or None when no such bound is known.
+
+    Per eigen-direction (curvature ``lam``, weight decay ``wd`` adds to it: ``lam' = lam + wd``),
+    PyTorch's SGD (``b = mu*b + (1-d)*g``, ``theta -= lr*b``; heavy ball) is the linear
+    recurrence ``theta' = theta - lr*(1-d)*lam'*theta + mu*(theta - theta_prev)``, stable iff
+    ``0 < lr*(1-d)*lam' < 2*(1+mu)`` (Polyak 1964; the Jury conditions of its characteristic
+    polynomial). Nesterov (``theta -= lr*(g + mu*b)``, ``d = 0``) has characteristic polynomial
+    ``z^2 - (1+mu)(1-h)z + mu(1-h)``, ``h = lr*lam'``, stable iff ``0 < h < 2(1+mu)/(1+2mu)``:
+
+    - ``sgd`` / ``momentum``: ``2*(1+mu) / ((1-d)*(L+wd))``; ``mu = 0`` gives ``2/(L+wd)``;
+    - ``nesterov``: ``2*(1+mu) / ((1+2*mu)*(L+wd))``;
+    - adaptive optimizers (adam, rmsprop, ...): None (their step is not ``lr x gradient``).
+    """
+    if optimizer not in ("sgd", "momentum", "nesterov"):
+        return None
+    L = 2.0 / two_over_l + float(params.get("weight_decay", 0.0))
+    mu, damp = float(params.get("momentum", 0.0)), float(params.get("dampening", 0.0))
+    if params.get("nesterov"):
+        return 2.0 * (1.0 + mu) / ((1.0 + 2.0 * mu) * L)
+    if damp >= 1.0:
+        return None  # b never moves: no step at all
+    return 2.0 * (1.0 + mu) / ((1.0 - damp) * L)
+
+
+def stability_cap(
+    two_over_l: float | None,
+    optimizer: str,
+    params: dict[str, Any],
+    batch_size: int | None,
+    n_train: int,
+) -> tuple[float, str] | None:
+    """``(cap, rule)`` when a stability bound is known for this run, else None: full-batch
+    gradient descent (``batch_size`` None or >= ``n_train``) on ``logreg``/``linear``
+    (``two_over_l`` set) with SGD, heavy-ball or Nesterov momentum (:func:`optimizer_bound`).
+    For least squares the bound is exact; for logistic regression ``L`` bounds the curvature
+    everywhere, so the cap is where stability is guaranteed, not where it ends."""
+    if two_over_l is None or (batch_size is not None and batch_size < n_train):
+        return None
+    cap = optimizer_bound(two_over_l, optimizer, params)
+    if cap is None:
+        return None
+    mu, wd = params.get("momentum", 0.0), params.get("weight_decay", 0.0)
+    L = "(L + wd)" if wd else "L"
+    if params.get("nesterov"):
+        rule = f"2(1+mu)/((1+2mu){L}), mu = {mu:g} (Nesterov, full batch)"
+    elif mu:
+        damp = params.get("dampening", 0.0)
+        rule = f"2(1+mu)/({'(1-d)' if damp else ''}{L}), mu = {mu:g} (heavy ball, full batch)"
+    else:
+        rule = f"2/{L} (gradient descent, full batch)"
+    return cap, rule
+
+
+def has_momentum(optimizer: str, params: dict[str, Any]) -> bool:
+    """Whether the update carries a momentum term (its loss may rise and fall while stable):
+    SGD-type and RMSprop with ``momentum > 0`` (Nesterov included), the Adam family
+    (``beta1 > 0``); Adagrad never."""
+    betas = params.get("betas")
+    if betas is not None:
+        return float(betas[0]) > 0.0
+    return float(params.get("momentum", 0.0)) > 0.0
 
 
 def run(config: Config, settings: Settings) -> Outcome:
@@ -285,6 +352,11 @@ def run(config: Config, settings: Settings) -> Outcome:
                 for r in results[j * len(seeds) : (j + 1) * len(seeds)]
             ],
         )
+        capped = stability_cap(pair.bound, oname, pair.optimizer_params, pair.batch_size, n_train)
+        if capped is not None:
+            pair.cap, pair.cap_rule = capped
+            for s in pair.seeds:
+                s.suggestions = {m: _cap(v, pair) for m, v in s.suggestions.items()}
         _analyse(pair, lrs, settings)
         out.append(pair)
         if pair.n_stopped < len(seeds):
@@ -310,6 +382,7 @@ def _seed_curve(result: Any, lrs: np.ndarray, st: Settings) -> SeedCurve:
         div_factor=st.div_factor,
         loss_floor=st.loss_floor,
         skip_start=st.skip_start,
+        momentum=has_momentum(result.spec.optimizer, dict(result.spec.optimizer_params)),
     )
     sugg = {m: _suggest(lrs, curve, m, st, div.stop_step) for m in sg.METHODS}
     rows = max(post.size, result.log_loss.size)
@@ -323,6 +396,10 @@ def _suggest(
         lrs, curve, method, mode=st.mode, stop_step=stop, window=st.window(),
         skip_start=st.skip_start, skip_end=st.skip_end, min_div=st.min_div,
     )  # fmt: skip
+
+
+def _cap(s: sg.Suggestion, pair: PairResult) -> sg.Suggestion:
+    return sg.cap_suggestion(s, pair.cap, pair.cap_rule)
 
 
 def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
@@ -340,10 +417,11 @@ def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
         agg["n_lower_bound"] = sum(g.lower_bound_only for g in got)
         agg["lower_bound_only"] = agg["n_lower_bound"] > 0
         agg["reasons"] = sorted({g.reason for g in got if g.lr is None})
+        agg["n_capped"] = sum(g.capped for g in got)
         if m == "range":
             agg["base"] = sg.aggregate([g.base_lr for g in got])
         pair.aggregates[m] = agg
-        pair.mean_suggestions[m] = _suggest(lrs, pair.mean_curve, m, st, None)
+        pair.mean_suggestions[m] = _cap(_suggest(lrs, pair.mean_curve, m, st, None), pair)
     chosen = pair.aggregates[st.suggest]
     pair.recommended = chosen["median"]
     if st.suggest == "range" and chosen["base"]["median"] is not None:
@@ -351,6 +429,75 @@ def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
     a, b = pair.aggregates["steepest"]["median"], pair.aggregates["minimum"]["median"]
     if a is not None and b is not None:
         pair.methods_disagree = bool(max(a, b) / min(a, b) > DISAGREE_RATIO)
+
+
+def trust(pair: PairResult, outcome: Outcome) -> dict[str, Any]:
+    """How far to trust one pair's recommendation: the facts, each with its count.
+
+    - ``seed_spread``: the recommended method's ``max/min`` and ``sd_log10`` over seeds, and
+      ``unstable`` (:func:`lrbench.finder.suggest.aggregate`);
+    - ``clear_minimum``: seeds whose smoothed curve has a clear minimum
+      (:func:`lrbench.finder.suggest.clear_minimum`: a bottom inside the usable range, then a
+      detected divergence); ``diverged``: seeds where the divergence rule fired;
+    - ``capped``: seeds whose recommended value was capped at the stability bound;
+    - ``range_test`` and ``sweep``: batch size and steps of the range test and of the sweep it
+      proposes (``config.train``: ``steps``, or ``epochs`` x steps per epoch), and
+      ``same_setup``. A range test always runs ``num_iter`` steps, so a sweep of another length
+      is the usual case: the best lr of a longer run is often smaller;
+    - ``notes``: one sentence per fact that lowers the trust.
+    """
+    from lrbench.core.engine import steps_per_epoch
+
+    st, n = outcome.settings, len(pair.seeds)
+    chosen = pair.aggregates[st.suggest]
+    ratio = None if not chosen["n"] else chosen["max"] / chosen["min"]
+    clear = sum(
+        sg.clear_minimum(
+            s.curve(st.curve), stop_step=s.divergence.stop_step, window=st.window(),
+            skip_start=st.skip_start, skip_end=st.skip_end,
+        )
+        for s in pair.seeds
+    )  # fmt: skip
+    train = outcome.config.train
+    batch = train["batch_size"]
+    steps = train["steps"] or train["epochs"] * steps_per_epoch(pair.n_train, batch)
+    test = {"batch_size": pair.batch_size or "full", "steps": st.num_iter}
+    sweep = {"batch_size": batch or "full", "steps": steps, "epochs": train["epochs"]}
+    if train["steps"]:
+        sweep["epochs"] = None
+    same = test["batch_size"] == sweep["batch_size"] and test["steps"] == steps
+    notes = []
+    if chosen["unstable"]:
+        notes.append(
+            f"seeds disagree: {st.suggest} spans x{ratio:.3g} (sd log10 {chosen['sd_log10']:.2f})"
+        )
+    if clear < n:
+        notes.append(f"no clear minimum for {n - clear}/{n} seeds")
+    if pair.n_stopped < n:
+        notes.append(f"no divergence detected for {n - pair.n_stopped}/{n} seeds: a lower bound")
+    if chosen["n_capped"]:
+        notes.append(
+            f"capped at {pair.cap_rule} = {pair.cap:.3g} for {chosen['n_capped']}/{n} seeds"
+        )
+    if not same:
+        what = f"{steps} steps" + (f" ({sweep['epochs']} epochs)" if sweep["epochs"] else "")
+        notes.append(
+            f"the range test ran {st.num_iter} steps at batch {test['batch_size']}; the sweep it "
+            f"proposes trains {what} at batch {sweep['batch_size']}"
+        )
+    return {
+        "method": st.suggest,
+        "seed_spread": {"max_over_min": ratio, "sd_log10": chosen["sd_log10"],
+                        "unstable": chosen["unstable"], "n": chosen["n"]},
+        "clear_minimum": clear,
+        "diverged": pair.n_stopped,
+        "capped": chosen["n_capped"],
+        "n_seeds": n,
+        "range_test": test,
+        "sweep": sweep,
+        "same_setup": same,
+        "notes": notes,
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -397,7 +544,7 @@ def suggestion_rows(outcome: Outcome) -> list[dict[str, Any]]:
 
 
 def _sugg(s: sg.Suggestion) -> dict[str, Any]:
-    keys = ("lr", "base_lr", "lower_bound_only", "reason")
+    keys = ("lr", "base_lr", "lower_bound_only", "capped", "reason")
     return {k: getattr(s, k) for k in keys} | {"step": s.index}
 
 
@@ -452,6 +599,7 @@ def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
     t, chosen = p.task, outcome.settings.suggest
     recommended = {"method": chosen, "lr": p.recommended, "base_lr": p.recommended_base}
     recommended["lower_bound_only"] = p.aggregates[chosen]["lower_bound_only"]
+    recommended["capped"] = p.aggregates[chosen]["n_capped"] > 0
     return {
         "task": t.label,
         "dataset": t.dataset,
@@ -467,7 +615,9 @@ def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
         "n_train": p.n_train,
         "probe_size": p.probe_size,
         "stability_bound_2_over_L": p.bound,
+        "stability_cap": None if p.cap is None else {"lr": p.cap, "rule": p.cap_rule},
         "recommended": recommended,
+        "trust": trust(p, outcome),
         "methods_disagree": p.methods_disagree,
         "n_seeds": len(p.seeds),
         "n_stopped": p.n_stopped,
