@@ -198,7 +198,7 @@ def _synthetic_seed(lrs, x0, x1):
 
 @pytest.mark.parametrize(("x0", "disagree"), [(math.log(1e-5), True), (math.log(3e-2), False)])
 def test_methods_disagree_flag(x0, disagree):
-    # minimum = lr at the minimum (a little below e^x1 = 1) / 10 ~ 0.05; steepest ~ e^x0.
+    # minimum = lr at the minimum (a little below e^x1 = 1) / 4 ~ 0.1; steepest ~ e^x0.
     lrs = ramp(1e-7, 10.0, 200)
     seeds = [_synthetic_seed(lrs, x0, 0.0) for _ in range(2)]
     pair = finder.PairResult(ls_config().tasks[0], "sgd", {}, "sgd", None, 10, 10, None, seeds)

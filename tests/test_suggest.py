@@ -320,7 +320,8 @@ def test_synthetic_curve_steepest_minimum_and_range():
     assert abs(math.log(steep.lr) - X0) <= DX
     assert steep.lr == LRS[steep.index]
     low = suggest(LRS, loss, "minimum", stop_step=stop)
-    assert low.lr == LRS[low.index] / 10.0
+    assert low.lr == LRS[low.index] / 4.0  # the default divisor: Smith's max_lr / 4
+    assert suggest(LRS, loss, "minimum", stop_step=stop, min_div=10.0).lr == LRS[low.index] / 10
     assert abs(X[low.index] - _hann_smoothed_minimiser(default_window(N))) <= DX
     assert not low.lower_bound_only
     rng = suggest(LRS, loss, "range", stop_step=stop)
@@ -401,7 +402,7 @@ def test_monotone_decrease_without_stop_is_a_lower_bound():
     loss = 1.0 + np.exp(-X / 3.0)  # decreasing all the way to end_lr
     last = N - 1 - 3  # last usable point minus skip_end
     low = suggest(LRS, loss, "minimum", stop_step=None)
-    assert (low.lr, low.index, low.lower_bound_only) == (LRS[last] / 10, last, True)
+    assert (low.lr, low.index, low.lower_bound_only) == (LRS[last] / 4, last, True)
     rng = suggest(LRS, loss, "range", stop_step=None)
     assert (rng.lr, rng.lower_bound_only) == (LRS[last], True)
     assert not suggest(LRS, loss, "steepest", stop_step=None).lower_bound_only

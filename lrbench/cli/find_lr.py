@@ -212,7 +212,7 @@ def find_lr(
     skip_start: _SkipStart = 10,
     skip_end: _SkipEnd = 3,
     suggest: _Suggest = "minimum",
-    min_div: _MinDiv = 10.0,
+    min_div: _MinDiv = 4.0,
     out: _Out = None,
     fmt: _Format = "table",
     plot: _Plot = True,

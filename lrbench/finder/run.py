@@ -70,7 +70,7 @@ class Settings:
     skip_start: int = 10
     skip_end: int = 3
     suggest: str = "minimum"
-    min_div: float = 10.0
+    min_div: float = sg.MIN_DIV
 
     def check(self) -> list[str]:
         """Raise :class:`ConfigError` for a bad value; return warnings (strings)."""

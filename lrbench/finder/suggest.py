@@ -28,6 +28,7 @@ NO_DIVERGENCE = "no divergence in range"
 RAW_CONFIRM = 2  # the raw rule needs this many consecutive high steps
 RAW_EPS = 1e-9  # ... each a rise of more than 1e-9 x |loss_0 - floor| (float round-off)
 RANGE_BASE_DIV = 4.0  # Smith: base_lr = max_lr / 3 to / 4
+MIN_DIV = 4.0  # minimum = lr at the lag-free smoothed minimum / 4 (Smith's base_lr; see suggest)
 
 
 def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
@@ -299,7 +300,7 @@ def suggest(
     window: int | None = None,
     skip_start: int = 10,
     skip_end: int = 3,
-    min_div: float = 10.0,
+    min_div: float = MIN_DIV,
 ) -> Suggestion:
     """A learning rate from one range-test curve, read off the centred smoothed loss.
 
@@ -307,7 +308,12 @@ def suggest(
     restricted to steps ``[skip_start, last usable - skip_end]``, where the last usable step is the
     one before ``stop_step`` and before the first non-finite loss. Methods:
 
-    - ``minimum``: ``lr_at(argmin) / min_div`` (fastai ``minimum``, which returns lr_min/10).
+    - ``minimum``: ``lr_at(argmin) / min_div``, ``min_div`` 4 by default: Smith's
+      ``base_lr = max_lr / 3 .. / 4`` ("the optimum is usually within a factor of two of the
+      largest lr that converges"). fastai's ``minimum`` divides by 10, but the minimum it
+      divides is read off a causal EMA (beta 0.98) that moves it right (by a median factor of
+      about 3 on ``make bench-findlr``'s tasks); the centred curve read here has no lag, and
+      /10 on it landed below the sweep's best lr on 13 of the 16 design tasks (BENCHMARKS.md).
     - ``steepest``: most negative ``dL/d ln(lr)`` (``linear`` mode: ``dL/d lr``), central
       differences (``np.gradient``), only left of the minimum (ignite). torch-lr-finder uses
       index spacing and Lightning spacing in lr (also in exp mode), over the whole curve.
