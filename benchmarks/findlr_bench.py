@@ -217,6 +217,7 @@ def evaluate(task: Task, suggested: dict[str, float | None], out: Path, jobs: in
         scores[method] = {
             "lr": lr,
             "error": math.inf if lr is None else abs(math.log10(lr / best["best_lr"])),
+            "band_error": band_error(lr, best["band_lo"], best["band_hi"]),
             "score": cell["score"] if cell is not None else None,
             "within": bool(ok and cell["score"] - best["best_score"] <= tol),
         }
@@ -224,6 +225,15 @@ def evaluate(task: Task, suggested: dict[str, float | None], out: Path, jobs: in
     band = (best["band_lo"], best["band_hi"], best["band_decades"])
     task.result.update(edge=best["edge"], band=band, best_status=best["best_status"])
     task.result["methods"] = scores
+
+
+def band_error(lr: float | None, lo: float, hi: float) -> float:
+    """Decades from ``lr`` to the sweep's band ``[lo, hi]`` (the contiguous grid points within
+    tolerance around the best): 0 inside it. Where the band is wide the best lr inside it is
+    set by noise, and ``|log10(lr / best)|`` measures that noise as much as the method."""
+    if lr is None:
+        return math.inf
+    return max(math.log10(lo / lr), math.log10(lr / hi), 0.0)
 
 
 def summary(tasks: list[Task], where: str) -> list[dict[str, Any]]:
@@ -235,24 +245,28 @@ def summary(tasks: list[Task], where: str) -> list[dict[str, Any]]:
     for method in part[0].result["methods"]:
         errs = [t.result["methods"][method]["error"] for t in part]
         within = sum(t.result["methods"][method]["within"] for t in part)
+        band = [t.result["methods"][method]["band_error"] for t in part]
         rows.append({
             "method": method, "n": len(part), "median": float(np.median(errs)),
             "worst": max(errs), "within": within, "none": sum(math.isinf(e) for e in errs),
+            "band_median": float(np.median(band)), "band_mean": float(np.mean(band)),
         })  # fmt: skip
     return rows
 
 
 def markdown_summary(rows: list[dict[str, Any]], probe: bool) -> list[str]:
     lines = [
-        "| method | median \\|log10(lr / best)\\| | worst | within tolerance | no answer |",
-        "|---|---|---|---|---|",
+        "| method | median \\|log10(lr / best)\\| | worst | within tolerance | no answer "
+        "| decades to the band: median, mean |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["method"].endswith("(probe)") != probe:
             continue
         worst = "none" if math.isinf(r["worst"]) else f"{r['worst']:.2f}"
         lines.append(
-            f"| {r['method']} | {r['median']:.2f} | {worst} | {r['within']}/{r['n']} | {r['none']} |"
+            f"| {r['method']} | {r['median']:.2f} | {worst} | {r['within']}/{r['n']} | {r['none']} "
+            f"| {r['band_median']:.2f}, {r['band_mean']:.2f} |"
         )
     return lines
 

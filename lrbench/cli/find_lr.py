@@ -175,7 +175,7 @@ _Curve = Annotated[str, typer.Option("--curve", help="probe: loss on fixed train
 _Probe = Annotated[int, typer.Option("--probe-size", help="Probe rows per seed (capped at the training set).", rich_help_panel=RAMP)]  # fmt: skip
 _Beta = Annotated[float, typer.Option("--smooth-beta", help="EMA factor of the divergence rule, in [0, 1).", rich_help_panel=RULES)]  # fmt: skip
 _Window = Annotated[int | None, typer.Option("--smooth-window", help="Centred Hann window (odd) for the suggestions; default max(5, 5% of --num-iter).", rich_help_panel=RULES, show_default=False)]  # fmt: skip
-_Div = Annotated[float, typer.Option("--div-factor", help="Stop when (ema - floor) > factor x (best - floor) and ema > its first value.", rich_help_panel=RULES)]  # fmt: skip
+_Div = Annotated[float, typer.Option("--div-factor", help="Stop when (ema - floor) > factor x (best - floor) and ema > its first value, or when the raw loss is above factor x its running minimum for 2 steps (README).", rich_help_panel=RULES)]  # fmt: skip
 _NoStop = Annotated[bool, typer.Option("--no-stop-div", help="Stop only on a non-finite loss.", rich_help_panel=RULES)]  # fmt: skip
 _Floor = Annotated[float, typer.Option("--loss-floor", help="Known lower bound of the loss.", rich_help_panel=RULES)]  # fmt: skip
 _SkipStart = Annotated[int, typer.Option("--skip-start", help="Leading steps that suggestions and the rise rule ignore.", rich_help_panel=RULES)]  # fmt: skip
