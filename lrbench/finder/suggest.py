@@ -4,7 +4,9 @@ Pure numpy, no engine: arrays in, data out (no printing, no files). The spec is
 ``reference/lr-finder.md`` §8; where fastai, torch-lr-finder or Lightning differ, the docstring
 says how. A range test records one loss per step ``t = 0..N-1`` at learning rate ``lrs[t]``;
 :func:`detect_divergence` says where the run stops and :func:`suggest` turns the curve into a
-learning rate; :func:`aggregate` summarises one method across seeds in log space.
+learning rate; :func:`cap_suggestion` lowers it to a known stability bound; :func:`aggregate`
+summarises one method across seeds in log space. (Over 450 lines: the rules share this file's
+validation helpers, and issue 21's brief keeps them here until the finder room is reorganised.)
 """
 
 from __future__ import annotations
