@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format ci-grid bench clean
+.PHONY: install run test lint format ci-grid bench bench-findlr clean
 
 $(STAMP): pyproject.toml lrbench/core/_fused.c
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ ci-grid: $(STAMP)  ## the CI grid: every config of configs/ci/, expectations che
 
 bench: $(STAMP)  ## performance benchmark (see BENCHMARKS.md); pip install torch==2.13.0 for the PyTorch column
 	$(PY) benchmarks/bench.py
+
+bench-findlr: $(STAMP)  ## find-lr's suggestions (and fastai's, Lightning's, torch-lr-finder's) against the best lr of a fine sweep (BENCHMARKS.md)
+	$(PY) benchmarks/findlr_bench.py --json results/bench-findlr/results.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache lrbench/core/*.so

@@ -229,7 +229,7 @@ def test_resolve_fills_defaults_and_no_stop_div_turns_the_rise_rule_off():
     )
     assert (st.seeds, st.probe_size, st.smooth_beta, st.smooth_window) == (5, 1024, 0.95, None)
     assert (st.div_factor, st.loss_floor, st.skip_start, st.skip_end) == (4.0, 0.0, 10, 3)
-    assert (st.suggest, st.min_div, st.window()) == ("minimum", 10.0, 5)
+    assert (st.suggest, st.min_div, st.window()) == ("minimum", 4.0, 5)
     assert resolve(stop_div=False).div_factor is None
     assert resolve(num_iter=13, skip_start=0, skip_end=3).num_iter == 13  # 0 + 3 + 10
     assert isinstance(resolve(start_lr=1).start_lr, float)  # an integer is a number
@@ -261,7 +261,7 @@ def _synthetic_seed(lrs, x0, x1):
 
 @pytest.mark.parametrize(("x0", "disagree"), [(math.log(1e-5), True), (math.log(3e-2), False)])
 def test_methods_disagree_flag(x0, disagree):
-    # minimum = lr at the minimum (a little below e^x1 = 1) / 10 ~ 0.05; steepest ~ e^x0.
+    # minimum = lr at the minimum (a little below e^x1 = 1) / 4 ~ 0.1; steepest ~ e^x0.
     lrs = ramp(1e-7, 10.0, 200)
     seeds = [_synthetic_seed(lrs, x0, 0.0) for _ in range(2)]
     pair = finder.PairResult(ls_config().tasks[0], "sgd", {}, "sgd", None, 10, 10, None, seeds)

@@ -18,6 +18,7 @@ from lrbench.finder.suggest import (
     METHODS,
     NO_DIVERGENCE,
     NON_FINITE,
+    RAW_ROSE,
     ROSE,
     aggregate,
     default_window,
@@ -26,6 +27,7 @@ from lrbench.finder.suggest import (
     hann_weights,
     mean_curve,
     ramp,
+    raw_rise_steps,
     smooth_centered,
     smooth_usable,
     suggest,
@@ -204,9 +206,26 @@ def test_clean_blow_up_stops_where_the_closed_form_ema_crosses():
         1 + (1 - beta) * sum(beta ** (t - j) * (2.0 ** (j - 29) - 1) for j in range(30, t + 1))
         for t in range(60)
     ]
-    expected = next(t for t in range(60) if s[t] > 4.0)
+    ema_stop = next(t for t in range(60) if s[t] > 4.0)
+    assert ema_stop == 35
+    # The raw rule (min 1, noise floor 1e-3): x_t > 4 from t = 32 (x = 8), the second such step
+    # is t = 33. The EMA lags by two steps, so the raw rule stops first.
     got = detect_divergence(x, beta=beta)
-    assert (got.stopped, got.stop_step, got.reason) == (True, expected, ROSE)
+    assert (got.stopped, got.stop_step, got.reason) == (True, 33, RAW_ROSE)
+
+
+def test_a_single_spike_stops_the_smoothed_rule_only():
+    # One step of 100 on a flat 1: s_40 = 0.95 * 1 + 0.05 * 100 = 5.95 > 4 * 1 and > s_0, so the
+    # EMA rule stops there; the raw rule needs two consecutive high steps and never fires alone.
+    x = np.ones(60)
+    x[40] = 100.0
+    assert detect_divergence(x).stop_step == 40
+    assert detect_divergence(x).reason == ROSE
+    assert not raw_rise_steps(x).any()
+    y = x.copy()
+    y[40:42] = [5.0, 5.0]  # s_40 = 1.2, s_41 = 1.39: below 4; raw: two steps > 4 x 1
+    got = detect_divergence(y)
+    assert (got.stop_step, got.reason) == (41, RAW_ROSE)
 
 
 def test_divergence_rule_is_causal_and_can_be_switched_off():
@@ -256,7 +275,8 @@ def test_synthetic_curve_steepest_minimum_and_range():
     assert abs(math.log(steep.lr) - X0) <= DX
     assert steep.lr == LRS[steep.index]
     low = suggest(LRS, loss, "minimum", stop_step=stop)
-    assert low.lr == LRS[low.index] / 10.0
+    assert low.lr == LRS[low.index] / 4.0  # the default divisor: Smith's max_lr / 4
+    assert suggest(LRS, loss, "minimum", stop_step=stop, min_div=10.0).lr == LRS[low.index] / 10
     assert abs(X[low.index] - _hann_smoothed_minimiser(default_window(N))) <= DX
     assert not low.lower_bound_only
     rng = suggest(LRS, loss, "range", stop_step=stop)
@@ -337,7 +357,7 @@ def test_monotone_decrease_without_stop_is_a_lower_bound():
     loss = 1.0 + np.exp(-X / 3.0)  # decreasing all the way to end_lr
     last = N - 1 - 3  # last usable point minus skip_end
     low = suggest(LRS, loss, "minimum", stop_step=None)
-    assert (low.lr, low.index, low.lower_bound_only) == (LRS[last] / 10, last, True)
+    assert (low.lr, low.index, low.lower_bound_only) == (LRS[last] / 4, last, True)
     rng = suggest(LRS, loss, "range", stop_step=None)
     assert (rng.lr, rng.lower_bound_only) == (LRS[last], True)
     assert not suggest(LRS, loss, "steepest", stop_step=None).lower_bound_only

@@ -10,12 +10,15 @@ stability bound) ask one place:
   dataset; :func:`steps_per_epoch`: ``ceil(n_train / batch_size)``;
 - :func:`stability_bound`: ``2/L`` for full-batch gradient descent on the training loss
   (:func:`lrbench.core.models.smoothness`), and :func:`heavy_ball_bound`: ``2(1 + mu)/L`` for
-  heavy-ball momentum ``mu`` (PyTorch's SGD with ``momentum=mu``, no dampening, no Nesterov).
+  heavy-ball momentum ``mu`` (PyTorch's SGD with ``momentum=mu``, no dampening, no Nesterov);
+  :func:`optimizer_bound` gives the bound of any SGD-type optimizer (dampening, weight decay,
+  Nesterov) from ``2/L``, and :func:`momentum_bound` is the one formula behind all of them.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from lrbench.core.data import Data, dataset_kind, load_data, resolve_dataset
 from lrbench.core.models import model_task, smoothness
@@ -103,4 +106,49 @@ def heavy_ball_bound(task: TaskSpec, momentum: float, dtype: str = "float64") ->
     ``0 < lr lam < 2(1 + mu)``. ``mu = 0`` gives :func:`stability_bound`. None without an ``L``.
     """
     L = task_smoothness(task, dtype)
-    return 2.0 * (1.0 + momentum) / L if L else None
+    return momentum_bound(L, momentum) if L else None
+
+
+def optimizer_bound(two_over_l: float, optimizer: str, params: dict[str, Any]) -> float | None:
+    """The largest stable constant lr of full-batch ``optimizer`` with ``params`` (its
+    ``momentum``, ``dampening``, ``weight_decay``, ``nesterov``) on a quadratic whose Hessian has
+    top eigenvalue ``L = 2 / two_over_l`` (:func:`momentum_bound`), or None when no such bound
+    is known: adaptive optimizers (adam, rmsprop, ...), whose step is not ``lr x gradient``."""
+    if optimizer not in ("sgd", "momentum", "nesterov"):
+        return None
+    return momentum_bound(
+        2.0 / two_over_l,
+        float(params.get("momentum", 0.0)),
+        dampening=float(params.get("dampening", 0.0)),
+        weight_decay=float(params.get("weight_decay", 0.0)),
+        nesterov=bool(params.get("nesterov")),
+    )
+
+
+def momentum_bound(
+    L: float,
+    momentum: float = 0.0,
+    *,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+) -> float | None:
+    """The stability bound of PyTorch's SGD on a quadratic with top Hessian eigenvalue ``L``.
+
+    Per eigen-direction (curvature ``lam``; weight decay ``wd`` adds to it: ``lam' = lam + wd``),
+    heavy ball (``b = mu*b + (1-d)*g``, ``theta -= lr*b``) is the linear recurrence
+    ``theta' = theta - lr*(1-d)*lam'*theta + mu*(theta - theta_prev)``, stable iff
+    ``0 < lr*(1-d)*lam' < 2*(1+mu)`` (Polyak 1964; the Jury conditions of its characteristic
+    polynomial). Nesterov (``theta -= lr*(g + mu*b)``, ``d = 0``) has characteristic polynomial
+    ``z^2 - (1+mu)(1-h)z + mu(1-h)``, ``h = lr*lam'``, stable iff ``0 < h < 2(1+mu)/(1+2mu)``:
+
+    - heavy ball: ``2*(1+mu) / ((1-d)*(L+wd))``; ``mu = 0`` gives ``2/(L+wd)``;
+    - Nesterov: ``2*(1+mu) / ((1+2*mu)*(L+wd))``;
+    - None for ``dampening >= 1`` (``b`` never moves: no step at all).
+    """
+    L = L + weight_decay
+    if nesterov:
+        return 2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * L)
+    if dampening >= 1.0:
+        return None
+    return 2.0 * (1.0 + momentum) / ((1.0 - dampening) * L)

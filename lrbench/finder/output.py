@@ -23,6 +23,7 @@ import yaml
 from lrbench.files import atomic_write, csv_text
 from lrbench.finder import suggest as sg
 from lrbench.finder.run import Outcome, PairResult
+from lrbench.finder.trust import trust
 
 CURVE_COLUMNS = (
     "task", "optimizer", "seed", "step", "lr", "loss_probe_post", "loss_batch_pre",
@@ -75,7 +76,7 @@ def suggestion_rows(outcome: Outcome) -> list[dict[str, Any]]:
 
 
 def _sugg(s: sg.Suggestion) -> dict[str, Any]:
-    keys = ("lr", "base_lr", "lower_bound_only", "reason")
+    keys = ("lr", "base_lr", "lower_bound_only", "capped", "reason")
     return {k: getattr(s, k) for k in keys} | {"step": s.index}
 
 
@@ -83,7 +84,8 @@ def summary(
     outcome: Outcome, out_dir: Path | None = None, command: str | None = None
 ) -> dict[str, Any]:
     """``summary.json``: the settings and, per task x optimizer, the suggestions (per seed, on the
-    mean curve and aggregated), the recommendation, 2/L and where each seed stopped and why."""
+    mean curve and aggregated), the recommendation, 2/L, the stability cap, the trust report
+    (:func:`lrbench.finder.trust.trust`) and where each seed stopped and why (which rule)."""
     st = outcome.settings
     settings = dataclasses.asdict(st) | {"seeds": st.seed_list(), "smooth_window": st.window()}
     settings["stop_div"] = st.div_factor is not None
@@ -135,6 +137,7 @@ def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
     t, chosen = p.task, outcome.settings.suggest
     recommended = {"method": chosen, "lr": p.recommended, "base_lr": p.recommended_base}
     recommended["lower_bound_only"] = p.aggregates[chosen]["lower_bound_only"]
+    recommended["capped"] = p.aggregates[chosen]["n_capped"] > 0
     return {
         "task": t.label,
         "dataset": t.dataset,
@@ -150,7 +153,9 @@ def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
         "n_train": p.n_train,
         "probe_size": p.probe_size,
         "stability_bound_2_over_L": p.bound,
+        "stability_cap": None if p.cap is None else {"lr": p.cap, "rule": p.cap_rule},
         "recommended": recommended,
+        "trust": trust(p, outcome),
         "methods_disagree": p.methods_disagree,
         "n_seeds": len(p.seeds),
         "n_stopped": p.n_stopped,

@@ -16,12 +16,17 @@ step ``t`` computed before update ``t`` (fastai/Lightning's curve, one step behi
 ``divergence_factor=inf`` (it only stops on a non-finite minibatch loss); the finder applies
 :func:`lrbench.finder.suggest.detect_divergence` to each seed's curve afterwards.
 
+Where a stability bound is known for the run (full batch, ``logreg``/``linear``, an SGD-type
+optimizer: :func:`stability_cap`), every suggestion is capped at it (:func:`cap_suggestion`).
+
 Logic only: checked settings in (:mod:`lrbench.finder.settings`), an :class:`Outcome` out;
-:mod:`lrbench.finder.output` turns it into rows and files, the CLI renders and prints.
+:mod:`lrbench.finder.output` turns it into rows and files (with the trust report of
+:mod:`lrbench.finder.trust`), the CLI renders and prints.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +78,8 @@ class PairResult:
     recommended: float | None = None
     recommended_base: float | None = None  # range: base_lr
     methods_disagree: bool | None = None
+    cap: float | None = None  # the stability bound every suggestion was capped at (stability_cap)
+    cap_rule: str = ""  # which bound, e.g. "2(1+mu)/L, mu = 0.9 (heavy ball, full batch)"
 
     @property
     def n_stopped(self) -> int:
@@ -97,6 +104,70 @@ def probe_rows(n_train: int, size: int, seed: int) -> np.ndarray:
         return np.arange(n_train)
     rng = np.random.default_rng([seed, PROBE_SALT])
     return np.sort(rng.choice(n_train, size, replace=False))
+
+
+def stability_cap(
+    two_over_l: float | None,
+    optimizer: str,
+    params: dict[str, Any],
+    batch_size: int | None,
+    n_train: int,
+) -> tuple[float, str] | None:
+    """``(cap, rule)`` when a stability bound is known for this run, else None: full-batch
+    gradient descent (``batch_size`` None or >= ``n_train``) on ``logreg``/``linear``
+    (``two_over_l`` set) with SGD, heavy-ball or Nesterov momentum
+    (:func:`lrbench.core.tasks.optimizer_bound`). For least squares the bound is exact; for
+    logistic regression ``L`` bounds the curvature everywhere, so the cap is where stability is
+    guaranteed, not where it ends."""
+    from lrbench.core.tasks import optimizer_bound
+
+    if two_over_l is None or (batch_size is not None and batch_size < n_train):
+        return None
+    cap = optimizer_bound(two_over_l, optimizer, params)
+    if cap is None:
+        return None
+    mu, wd = params.get("momentum", 0.0), params.get("weight_decay", 0.0)
+    L = "(L + wd)" if wd else "L"
+    if params.get("nesterov"):
+        rule = f"2(1+mu)/((1+2mu){L}), mu = {mu:g} (Nesterov, full batch)"
+    elif mu:
+        damp = params.get("dampening", 0.0)
+        rule = f"2(1+mu)/({'(1-d)' if damp else ''}{L}), mu = {mu:g} (heavy ball, full batch)"
+    else:
+        rule = f"2/{L} (gradient descent, full batch)"
+    return cap, rule
+
+
+def cap_suggestion(
+    s: sg.Suggestion, cap: float | None, rule: str = "the stability bound"
+) -> sg.Suggestion:
+    """``s`` with its learning rate at most ``cap``, a known stability bound of the run it is for
+    (full-batch gradient descent on a quadratic diverges above ``2/L``; heavy ball above
+    ``2(1+mu)/L``), or ``s`` itself when ``cap`` is None or not exceeded.
+
+    A capped ``range`` keeps ``base_lr = max_lr / 4`` (so ``base_lr = cap / 4``). A capped value
+    is no longer a lower bound: whatever lies beyond ``end_lr``, the answer cannot exceed the cap.
+    The reason says what the value was and which bound (``rule``) capped it.
+    """
+    if cap is None or s.lr is None or s.lr <= cap:
+        return s
+    if not (math.isfinite(cap) and cap > 0):
+        raise ValueError(f"cap must be finite and > 0, got {cap!r}")
+    base = None if s.base_lr is None else cap / sg.RANGE_BASE_DIV
+    why = f"{s.reason}; capped at {rule} = {cap:.3g} (was {s.lr:.3g})"
+    return dataclasses.replace(
+        s, lr=cap, base_lr=base, reason=why, lower_bound_only=False, capped=True
+    )
+
+
+def has_momentum(optimizer: str, params: dict[str, Any]) -> bool:
+    """Whether the update carries a momentum term (its loss may rise and fall while stable):
+    SGD-type and RMSprop with ``momentum > 0`` (Nesterov included), the Adam family
+    (``beta1 > 0``); Adagrad never."""
+    betas = params.get("betas")
+    if betas is not None:
+        return float(betas[0]) > 0.0
+    return float(params.get("momentum", 0.0)) > 0.0
 
 
 def run(config: Config, settings: Settings) -> Outcome:
@@ -164,6 +235,7 @@ def run(config: Config, settings: Settings) -> Outcome:
                 for r in results[j * len(seeds) : (j + 1) * len(seeds)]
             ],
         )
+        _cap_seeds(pair)
         _analyse(pair, lrs, settings)
         out.append(pair)
         if pair.n_stopped < len(seeds):
@@ -189,6 +261,7 @@ def _seed_curve(result: Any, lrs: np.ndarray, st: Settings) -> SeedCurve:
         div_factor=st.div_factor,
         loss_floor=st.loss_floor,
         skip_start=st.skip_start,
+        momentum=has_momentum(result.spec.optimizer, dict(result.spec.optimizer_params)),
     )
     sugg = {m: _suggest(lrs, curve, m, st, div.stop_step) for m in sg.METHODS}
     rows = max(post.size, result.log_loss.size)
@@ -202,6 +275,21 @@ def _suggest(
         lrs, curve, method, mode=st.mode, stop_step=stop, window=st.window(),
         skip_start=st.skip_start, skip_end=st.skip_end, min_div=st.min_div,
     )  # fmt: skip
+
+
+def _cap_seeds(pair: PairResult) -> None:
+    """Set the pair's stability cap (:func:`stability_cap`) and cap every seed's suggestions."""
+    capped = stability_cap(
+        pair.bound, pair.optimizer, pair.optimizer_params, pair.batch_size, pair.n_train
+    )
+    if capped is not None:
+        pair.cap, pair.cap_rule = capped
+        for s in pair.seeds:
+            s.suggestions = {m: _cap(v, pair) for m, v in s.suggestions.items()}
+
+
+def _cap(s: sg.Suggestion, pair: PairResult) -> sg.Suggestion:
+    return cap_suggestion(s, pair.cap, pair.cap_rule)
 
 
 def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
@@ -219,10 +307,11 @@ def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
         agg["n_lower_bound"] = sum(g.lower_bound_only for g in got)
         agg["lower_bound_only"] = agg["n_lower_bound"] > 0
         agg["reasons"] = sorted({g.reason for g in got if g.lr is None})
+        agg["n_capped"] = sum(g.capped for g in got)
         if m == "range":
             agg["base"] = sg.aggregate([g.base_lr for g in got])
         pair.aggregates[m] = agg
-        pair.mean_suggestions[m] = _suggest(lrs, pair.mean_curve, m, st, None)
+        pair.mean_suggestions[m] = _cap(_suggest(lrs, pair.mean_curve, m, st, None), pair)
     chosen = pair.aggregates[st.suggest]
     pair.recommended = chosen["median"]
     if st.suggest == "range" and chosen["base"]["median"] is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrbench.errors import ConfigError
-from lrbench.finder.suggest import METHODS, MODES, default_window
+from lrbench.finder.suggest import METHODS, MIN_DIV, MODES, default_window
 from lrbench.params import Param, flag
 from lrbench.params import resolve as resolve_params
 
@@ -31,13 +31,13 @@ PARAMS = (
     Param("probe_size", 1024, "int", "Probe rows per seed (capped at the training set).", low=1),
     Param("smooth_beta", 0.95, "float", "EMA factor of the divergence rule, in [0, 1).", low=0, high=1, high_open=True),
     Param("smooth_window", None, "int", "Centred Hann window (odd) for the suggestions; default max(5, 5% of --num-iter).", low=1, odd=True),
-    Param("div_factor", 4.0, "float", "Stop when (ema - floor) > factor x (best - floor) and ema > its first value.", low=1, low_open=True),
+    Param("div_factor", 4.0, "float", "Stop when (ema - floor) > factor x (best - floor) and ema > its first value, or when the raw loss is above factor x its running minimum for 2 steps (README).", low=1, low_open=True),
     Param("stop_div", True, "bool", "Stop on a rising loss (off, --no-stop-div: only on a non-finite loss)."),
     Param("loss_floor", 0.0, "float", "Known lower bound of the loss."),
     Param("skip_start", 10, "int", "Leading steps that suggestions and the rise rule ignore.", low=0),
     Param("skip_end", 3, "int", "Steps before the stop that suggestions ignore.", low=0),
     Param("suggest", "minimum", "choice", "Recommended method: minimum, steepest, valley or range.", choices=METHODS),
-    Param("min_div", 10.0, "float", "minimum = lr at the smoothed loss minimum / this.", low=0, low_open=True),
+    Param("min_div", MIN_DIV, "float", "minimum = lr at the smoothed loss minimum / this.", low=0, low_open=True),
 )
 # fmt: on
 PARAM = {p.name: p for p in PARAMS}
@@ -47,7 +47,7 @@ PARAM = {p.name: p for p in PARAMS}
 class Settings:
     """Checked range-test settings, made by :func:`resolve` (see :data:`PARAMS`).
 
-    ``div_factor=None`` disables the rise rule (``--no-stop-div``); ``smooth_window=None`` means
+    ``div_factor=None`` disables the rise rules (``--no-stop-div``); ``smooth_window=None`` means
     :func:`lrbench.finder.suggest.default_window`.
     """
 

@@ -17,6 +17,7 @@ from rich.text import Text
 from lrbench.finder.run import Outcome, PairResult, SeedCurve
 from lrbench.finder.settings import Settings
 from lrbench.finder.suggest import METHODS, smooth_usable
+from lrbench.finder.trust import trust
 from lrbench.report.svgchart import PALETTE, Chart, panels
 
 #: The colour of each method's line in the figure; the seeds' curves are blue.
@@ -173,6 +174,7 @@ def _caption(pair: PairResult, outcome: Outcome) -> str:
         if pair.recommended_base is not None:
             what = f"base_lr {pair.recommended_base:.3g}, max_lr {pair.recommended:.3g}"
         lines.append(f"* recommended {what}{bound}: median over seeds of {st.suggest}")
+    lines += _trust_lines(pair, outcome)
     if pair.bound is not None:
         lines.append(
             f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent, no momentum)"
@@ -202,6 +204,35 @@ def _caption(pair: PairResult, outcome: Outcome) -> str:
                 f"{m}: none for {agg[m]['n_missing']}/{n} seeds: " + "; ".join(agg[m]["reasons"])
             )
     return "\n".join(lines)
+
+
+def _trust_lines(pair: PairResult, outcome: Outcome) -> list[str]:
+    """How far to trust the answer (:func:`lrbench.finder.trust.trust`): spread, clear minimum,
+    divergence, capping, and a range test run on another budget than the proposed sweep."""
+    t, n = trust(pair, outcome), len(pair.seeds)
+    sp = t["seed_spread"]
+    spread = "no value" if sp["max_over_min"] is None else f"x{sp['max_over_min']:.2f}"
+    if sp["sd_log10"] is not None:
+        spread += f" (sd log10 {sp['sd_log10']:.2f}{', unstable' if sp['unstable'] else ''})"
+    lines = [
+        f"trust: seed spread {spread}; clear minimum {t['clear_minimum']}/{n} seeds; "
+        f"divergence detected {t['diverged']}/{n} seeds"
+    ]
+    for m, agg in pair.aggregates.items():
+        if agg["n_capped"]:
+            lines.append(
+                f"capped: {m} at {pair.cap_rule} = {pair.cap:.3g} for {agg['n_capped']}/{n} seeds"
+                " (no suggestion exceeds it)"
+            )
+    if not t["same_setup"]:
+        a, b = t["range_test"], t["sweep"]
+        epochs = f" ({b['epochs']} epochs)" if b["epochs"] else ""
+        longer = " (a longer run's best lr is often smaller)" if b["steps"] > a["steps"] else ""
+        lines.append(
+            f"the range test ran {a['steps']} steps at batch {a['batch_size']}; the proposed sweep"
+            f" trains {b['steps']} steps{epochs} at batch {b['batch_size']}{longer}"
+        )
+    return lines
 
 
 def pair_chart(pair: PairResult, outcome: Outcome, *, ascii_only: bool = False) -> list[str]:

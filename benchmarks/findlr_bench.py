@@ -1,0 +1,337 @@
+"""`make bench-findlr`: find-lr's suggestions, and its peers', against the answer of a sweep.
+
+For every task of a suite with a known answer, and on the *same* recorded range tests:
+
+1. ``lrbench find-lr`` runs with its defaults (5 seeds, 100 steps, 1e-6 -> 10, probe curve);
+   each of lrbench's methods gives the cross-seed median, the recommendation is
+   ``--suggest minimum``'s (capped at the stability bound where one is known);
+2. each peer (``findlr_peers.py``: fastai ``valley``/``minimum``/``steep``/``slide``,
+   Lightning, torch-lr-finder) reads every seed's minibatch-loss curve (what the libraries
+   record), and its answer is the log-space median over seeds, as lrbench's is; the same peers
+   on lrbench's probe curve are reported apart (the rule, not the curve);
+3. the answer is the best learning rate of a fine sweep (quarter-decade grid 1e-5 .. 10, seeds
+   0-2, constant schedule, the task's own batch size and budget), by lrbench's own analysis
+   (``best_per_row`` on ``final_val_loss``); every suggested learning rate is trained too, with
+   the same seeds and budget.
+
+Per method: ``|log10(suggested / best)|`` (median and worst over tasks; no suggestion counts
+as infinitely far), and how often the suggested learning rate's own cell (no diverged seed) is
+within the sweep's tolerance of the best (``lrbench.sweep.analysis.tolerance``: 5 % of the best
+final validation loss, at least 1e-3). The tasks come in three parts reported separately
+(:func:`suite`): *design* (looked at while changing lrbench's method), *held-out A* (looked at
+once before the last change, so no longer clean) and *held-out B* (run once, at the end).
+
+    .venv/bin/python benchmarks/findlr_bench.py [--part all|design|"held-out A"|"held-out B"|quick]
+                                                [--jobs 2] [--out DIR] [--json PATH]
+
+``--part quick`` runs 4 design tasks (for development). Sweeps resume from ``--out`` (default
+``results/bench-findlr``): a second run only trains what is new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from findlr_peers import PEERS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+GRID = tuple(10.0 ** (k / 4) for k in range(-20, 5))  # 1e-5 .. 10, a quarter decade apart
+SEEDS = (0, 1, 2)
+METRIC = "final_val_loss"
+LRBENCH = ("minimum", "steepest", "valley", "range")
+CLASSIFY = {"epochs": 20, "batch_size": 32}
+FULL_BATCH = {"steps": 200, "batch_size": "full"}
+
+
+@dataclass
+class Task:
+    name: str
+    task: dict[str, Any]
+    optimizer: str
+    train: dict[str, Any]
+    part: str  # one of PARTS
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def issue21_csv(path: Path, seed: int = 0) -> Path:
+    """Issue 21's least squares: 600 rows, 8 features with scales 1 .. 30 (evenly spaced),
+    ``target = sum(features) + N(0, 0.1^2)`` (after the 80/20 split: 480 training rows)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((600, 8)) * np.linspace(1.0, 30.0, 8)
+    return _write_csv(path, X, X.sum(axis=1) + 0.1 * rng.standard_normal(600))
+
+
+def correlated_csv(path: Path, d: int, spread: float, seed: int) -> Path:
+    """Ill-conditioned least squares: ``x_j = u + spread * e_j`` (one common factor, so after
+    standardising the Hessian has one eigenvalue ~ d and d - 1 near ``spread^2 / (1 +
+    spread^2)``), ``target = X w + N(0, 0.1^2)`` with ``w ~ N(0, 1)``; 600 rows. Gradient
+    descent needs the largest stable lr to fit the small directions, so the best lr of a fixed
+    budget sits just below 2/L."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((600, 1)) + spread * rng.standard_normal((600, d))
+    y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(600)
+    return _write_csv(path, X, y)
+
+
+def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
+    lines = [",".join([*(f"x{i}" for i in range(X.shape[1])), "target"])]
+    lines += [",".join(f"{v:.10g}" for v in (*row, t)) for row, t in zip(X, y)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+PARTS = ("design", "held-out A", "held-out B")
+
+
+def suite(out: Path, part: str) -> list[Task]:
+    """The tasks, in three parts fixed before their results were seen (``part``: one of
+    :data:`PARTS`, ``all``, or ``quick`` for 4 design tasks):
+
+    - design: {digits, wine} x {logreg, mlp [32]} x {sgd, momentum, adam}, batch 32, 20 epochs;
+      least squares, full batch, 200 steps, x {sgd, momentum}: the issue-21 data and a
+      correlated one (8 features, spread 0.3);
+    - held-out A: the same with {iris, breast_cancer}, make_regression (20 features) and a
+      correlated least squares (12 features, spread 0.1);
+    - held-out B (added after A had been looked at once): the same with make_classification
+      (scikit-learn's defaults: 20 features, 2 classes, 1 % flipped labels) and make_moons
+      (noise 0.2), and a correlated least squares (16 features, spread 0.2).
+    """
+    ls = {
+        "design": (
+            ("issue21", {"dataset": str(issue21_csv(out / "issue21.csv"))}),
+            ("corr8", {"dataset": str(correlated_csv(out / "corr8.csv", 8, 0.3, 1))}),
+        ),
+        "held-out A": (
+            ("regression", {"dataset": "regression", "n_features": 20}),
+            ("corr12", {"dataset": str(correlated_csv(out / "corr12.csv", 12, 0.1, 2))}),
+        ),
+        "held-out B": (
+            ("corr16", {"dataset": str(correlated_csv(out / "corr16.csv", 16, 0.2, 3))}),
+        ),
+    }
+    classify = {
+        "design": ("digits", "wine"),
+        "held-out A": ("iris", "breast_cancer"),
+        "held-out B": ("classification", "moons"),
+    }
+    tasks = []
+    for where in PARTS:
+        for data in classify[where]:
+            for model in ("logreg", "mlp"):
+                t = {"dataset": data, "model": model} | ({"hidden": [32]} if model == "mlp" else {})
+                for opt in ("sgd", "momentum", "adam"):
+                    tasks.append(Task(f"{data}/{model}/{opt}", t, opt, CLASSIFY, where))
+        for name, data in ls[where]:
+            t = data | {"model": "linear"} | ({} if "n_features" in data else {"target": "target"})
+            for opt in ("sgd", "momentum"):
+                tasks.append(Task(f"{name}/linear/{opt}", t, opt, FULL_BATCH, where))
+    if part == "quick":
+        keep = ("digits/logreg/sgd", "wine/mlp/adam", "corr8/linear/momentum", "issue21/linear/sgd")
+        return [t for t in tasks if t.name in keep]
+    return [t for t in tasks if part in ("all", t.part)]
+
+
+def config(task: Task, lrs: tuple[float, ...]) -> Any:
+    from lrbench.config import validate
+
+    raw = {
+        "name": task.name.replace("/", "-"),
+        "seeds": list(SEEDS),
+        "tasks": [task.task],
+        "optimizers": [task.optimizer],
+        "schedules": ["constant"],
+        "train": dict(task.train),
+        "lr": sorted(set(lrs)),
+        "analysis": {"metric": METRIC},
+    }
+    return validate(raw)
+
+
+def log_median(values: list[float | None]) -> float | None:
+    """The cross-seed median in log space (lrbench's own ``aggregate``), None if no value."""
+    from lrbench.finder.suggest import aggregate
+
+    return aggregate(values)["median"]
+
+
+def find(task: Task) -> dict[str, float | None]:
+    """Every method's suggestion for one task, all read off one ``find-lr`` run."""
+    from lrbench.finder import run as finder
+    from lrbench.finder.settings import resolve
+
+    outcome = finder.run(config(task, GRID[:1]), resolve())
+    pair = outcome.pairs[0]
+    got: dict[str, float | None] = {"lrbench recommended": pair.recommended}
+    for m in LRBENCH:
+        got[f"lrbench {m}"] = pair.aggregates[m]["median"]
+    for curve, suffix in (("batch", ""), ("probe", " (probe)")):
+        for name, rule in PEERS.items():
+            per_seed = [rule(outcome.lrs, s.curve(curve)[: s.rows]) for s in pair.seeds]
+            got[name + suffix] = log_median(per_seed)
+    at = [s.suggestions["range"].index for s in pair.seeds]  # the (uncapped) minima
+    top = log_median([None if i is None else float(outcome.lrs[i]) for i in at])
+    fastai_top = got["fastai minimum (probe)"]
+    task.result["find"] = {
+        "lr_at_minimum": top,
+        "fastai_lag": None if None in (top, fastai_top) else 10 * fastai_top / top,
+        "bound_2_over_L": pair.bound,
+        "cap": pair.cap,
+        "stops": [s.divergence.stop_step for s in pair.seeds],
+        "stop_reasons": sorted({s.divergence.reason for s in pair.seeds}),
+    }
+    return got
+
+
+def eligible(cell: dict[str, Any]) -> bool:
+    """The sweep's own rule (``best_per_row``): a cell competes if no seed diverged and its
+    score is finite. Cells the sweep calls ``unstable`` compete too: heavy ball on least
+    squares oscillates (so is ``unstable``) and still converges to the same loss."""
+    return cell["n_diverged"] == 0 and math.isfinite(cell["score"])
+
+
+def evaluate(task: Task, suggested: dict[str, float | None], out: Path, jobs: int) -> None:
+    """Sweep the grid and every suggested lr; score each method against the grid's best."""
+    from lrbench.sweep.analysis import best_per_row, tolerance
+    from lrbench.sweep.run import run as sweep
+
+    extra = tuple(v for v in suggested.values() if v is not None)
+    done = sweep(config(task, GRID + extra), out=out / "sweeps" / task.name, jobs=jobs, plots=False)
+    cells = {c["lr"]: c for c in done.analysis.cells}
+    grid = [cells[lr] for lr in GRID]
+    best = best_per_row(grid, METRIC)[0]
+    tol = tolerance(best["best_score"], METRIC)
+    scores = {}
+    for method, lr in suggested.items():
+        cell = cells.get(lr) if lr is not None else None
+        ok = cell is not None and eligible(cell)
+        scores[method] = {
+            "lr": lr,
+            "error": math.inf if lr is None else abs(math.log10(lr / best["best_lr"])),
+            "band_error": band_error(lr, best["band_lo"], best["band_hi"]),
+            "score": cell["score"] if cell is not None else None,
+            "within": bool(ok and cell["score"] - best["best_score"] <= tol),
+        }
+    task.result.update(best_lr=best["best_lr"], best_score=best["best_score"], tolerance=tol)
+    band = (best["band_lo"], best["band_hi"], best["band_decades"])
+    task.result.update(edge=best["edge"], band=band, best_status=best["best_status"])
+    task.result["methods"] = scores
+
+
+def band_error(lr: float | None, lo: float, hi: float) -> float:
+    """Decades from ``lr`` to the sweep's band ``[lo, hi]`` (the contiguous grid points within
+    tolerance around the best): 0 inside it. Where the band is wide the best lr inside it is
+    set by noise, and ``|log10(lr / best)|`` measures that noise as much as the method."""
+    if lr is None:
+        return math.inf
+    return max(math.log10(lo / lr), math.log10(lr / hi), 0.0)
+
+
+def summary(tasks: list[Task], where: str) -> list[dict[str, Any]]:
+    """Per method over one part of the suite: median and worst error, within-tolerance rate."""
+    part = [t for t in tasks if t.part == where]
+    if not part:
+        return []
+    rows = []
+    for method in part[0].result["methods"]:
+        errs = [t.result["methods"][method]["error"] for t in part]
+        within = sum(t.result["methods"][method]["within"] for t in part)
+        band = [t.result["methods"][method]["band_error"] for t in part]
+        rows.append({
+            "method": method, "n": len(part), "median": float(np.median(errs)),
+            "worst": max(errs), "within": within, "none": sum(math.isinf(e) for e in errs),
+            "band_median": float(np.median(band)), "band_mean": float(np.mean(band)),
+        })  # fmt: skip
+    return rows
+
+
+def markdown_summary(rows: list[dict[str, Any]], probe: bool) -> list[str]:
+    lines = [
+        "| method | median \\|log10(lr / best)\\| | worst | within tolerance | no answer "
+        "| decades to the band: median, mean |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["method"].endswith("(probe)") != probe:
+            continue
+        worst = "none" if math.isinf(r["worst"]) else f"{r['worst']:.2f}"
+        lines.append(
+            f"| {r['method']} | {r['median']:.2f} | {worst} | {r['within']}/{r['n']} | {r['none']} "
+            f"| {r['band_median']:.2f}, {r['band_mean']:.2f} |"
+        )
+    return lines
+
+
+def markdown_tasks(tasks: list[Task], methods: list[str]) -> list[str]:
+    head = "| task | part | best lr | band | 2/L | stops | " + " | ".join(methods) + " |"
+    lines = [head, "|" + "---|" * (6 + len(methods))]
+    for t in tasks:
+        r, f = t.result, t.result["find"]
+        bound = "-" if f["bound_2_over_L"] is None else f"{f['bound_2_over_L']:.3g}"
+        edge = f" ({r['edge']} edge)" if r["edge"] else ""
+        edge += f" {r['best_status']}" if r["best_status"] != "ok" else ""
+        band = f"{r['band'][0]:.2g}-{r['band'][1]:.2g}"
+        cells = []
+        for m in methods:
+            s = r["methods"][m]
+            mark = "" if s["within"] else " x"
+            cells.append("none" if s["lr"] is None else f"{s['lr']:.2g}{mark}")
+        stops = sorted({x if x is not None else "-" for x in f["stops"]}, key=str)
+        part = t.part
+        lines.append(
+            f"| {t.name} | {part} | {r['best_lr']:.3g}{edge} | {band} | {bound} | "
+            f"{','.join(map(str, stops))} | " + " | ".join(cells) + " |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", default="all", choices=("all", *PARTS, "quick"))
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench-findlr")
+    ap.add_argument("--json", type=Path, default=None, help="write every number here")
+    args = ap.parse_args(argv)
+    from lrbench.sweep.executor import limit_blas_threads
+
+    limit_blas_threads()
+    start = time.perf_counter()
+    tasks = suite(args.out, args.part)
+    for t in tasks:
+        evaluate(t, find(t), args.out, args.jobs)
+        print(f"{t.name}: best {t.result['best_lr']:.3g}", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - start
+    lines = [f"{len(tasks)} tasks, grid {len(GRID)} lrs x {len(SEEDS)} seeds; {wall:.0f} s", ""]
+    for title in PARTS:
+        rows = summary(tasks, title)
+        if rows:
+            lines += [f"### {title} tasks", "", *markdown_summary(rows, probe=False), ""]
+            lines += [f"peers on lrbench's probe curve ({title}):", ""]
+            lines += [*markdown_summary(rows, probe=True), ""]
+    lags = [t.result["find"]["fastai_lag"] for t in tasks if t.result["find"]["fastai_lag"]]
+    lines += [
+        "fastai's minimum x 10 (its EMA's minimum) / lrbench's lag-free minimum, both on the probe"
+        f" curve: median {np.median(lags):.2f}, range {min(lags):.2f}-{max(lags):.2f}",
+        "",
+    ]
+    short = ["lrbench recommended", "lrbench minimum", *(p for p in PEERS)]
+    lines += ["### per task (x: outside tolerance)", "", *markdown_tasks(tasks, short)]
+    print("\n".join(lines))
+    if args.json:
+        data = [{"name": t.name, "part": t.part, **t.result} for t in tasks]
+        args.json.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
