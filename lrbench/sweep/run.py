@@ -27,7 +27,7 @@ from lrbench.sweep.analysis import (
     differs,
     registry_defaults,
 )
-from lrbench.sweep.executor import OnEvent, execute, plan
+from lrbench.sweep.executor import Executor, OnEvent, execute, plan
 from lrbench.sweep.store import CURVE_COLUMNS, ResultsDir, curve_lines
 
 
@@ -72,8 +72,10 @@ def run(
     on_event: OnEvent | None = None,
     argv: Sequence[str] = (),
     plots: bool = True,
+    executor: Executor | None = None,
 ) -> SweepOutcome:
-    """Train (or resume) every run of ``config`` and write the results folder."""
+    """Train (or resume) every run of ``config`` and write the results folder; ``executor``
+    trains the chunks (default: ``jobs`` local processes)."""
     start = time.perf_counter()
     out_dir = Path(out) if out is not None else default_out(config)
     store = ResultsDir(out_dir)
@@ -94,7 +96,7 @@ def run(
             "jobs": max(1, min(jobs, len(the_plan.groups) or 1)),
         },
     )
-    executed = execute(the_plan, store, jobs, on_event)
+    executed = execute(the_plan, store, jobs, on_event, executor)
     results = [executed.results[s.run_id] for s in specs]
     from lrbench.core.models import MODELS
     from lrbench.core.optimizers import OPTIMIZERS
