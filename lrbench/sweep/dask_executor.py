@@ -64,37 +64,41 @@ WORKER_ENV = {
 ChunkTask = Callable[[GroupPlan, str], list[Finished]]
 
 
+_one_blas_thread = False  # set in a worker process once it runs one BLAS thread
+
+
 def train_on_worker(chunk: GroupPlan, topic: str) -> list[Finished]:
     """The Dask task of one chunk: train it on this worker, reporting row steps as events on
     ``topic``; the runs come back unsaved (:attr:`Finished.run_file` holds each run file's
-    text)."""
+    text). The worker process is first limited to one BLAS thread
+    (:func:`lrbench.sweep.executor.limit_blas_threads`), as local workers are."""
+    global _one_blas_thread
+    if not _one_blas_thread:
+        limit_blas_threads()
+        _one_blas_thread = True
     worker = get_worker()
     return train_chunk(chunk, lambda n: worker.log_event(topic, n))
 
 
-class WorkerSetup(WorkerPlugin):
-    """Run on every worker of the cluster, present and future (a restarted one too): one BLAS
-    thread (:func:`lrbench.sweep.executor.limit_blas_threads`), as in local workers. For the
-    workers of a local cluster, also ignore SIGINT: Ctrl-C in a terminal reaches the whole
-    process group, and the client, which stops them, reports it."""
+class IgnoreCtrlC(WorkerPlugin):
+    """For the workers of a local cluster, present and future (a restarted one too): ignore
+    SIGINT. Ctrl-C in a terminal reaches the whole process group; the client reports it and
+    stops the workers."""
 
-    name = "lrbench-worker-setup"
-
-    def __init__(self, ignore_sigint: bool = False) -> None:
-        self.ignore_sigint = ignore_sigint
+    name = "lrbench-ignore-ctrl-c"
 
     def setup(self, worker: Any) -> None:
-        limit_blas_threads()
-        if self.ignore_sigint:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def worker_versions() -> tuple[str, str]:
-    """lrbench's and numpy's versions where this runs (on each worker: the same bits need the
-    same code)."""
+def worker_versions() -> dict[str, str | None]:
+    """The versions that decide a run's bits, where this runs (each worker must match the
+    client): lrbench, numpy, and scikit-learn (it makes the datasets and their splits)."""
     import numpy
 
-    return __version__, numpy.__version__
+    from lrbench.core.data import sklearn_version
+
+    return {"lrbench": __version__, "numpy": numpy.__version__, "scikit-learn": sklearn_version()}
 
 
 class DaskExecutor(Executor):
@@ -172,7 +176,7 @@ class DaskExecutor(Executor):
         )
         client = Client(self._cluster, set_as_default=False)
         try:
-            client.register_plugin(WorkerSetup(ignore_sigint=True))
+            client.register_plugin(IgnoreCtrlC())
         except BaseException:
             client.close()
             raise
@@ -209,7 +213,6 @@ class DaskExecutor(Executor):
                 f"{where}: a worker cannot run lrbench ({_first_line(exc)})"
             ) from None
         _check_versions(found, where)
-        client.register_plugin(WorkerSetup())
 
     def close(self) -> None:
         """Disconnect; stop the local cluster if this executor started one."""
@@ -253,15 +256,15 @@ def _ctrl_c_after() -> Iterator[None]:
         handler(*caught[0])
 
 
-def _check_versions(found: dict[str, tuple[str, str]], where: str) -> None:
-    """Every worker must run this lrbench and this numpy (the same bits need the same code)."""
+def _check_versions(found: dict[str, dict[str, str | None]], where: str) -> None:
+    """Every worker must run the client's lrbench, numpy and scikit-learn (same bits)."""
     mine = worker_versions()
     for address, theirs in sorted(found.items()):
-        if tuple(theirs) != mine:
+        differ = [f"{k} {theirs.get(k)} (here {v})" for k, v in mine.items() if theirs.get(k) != v]
+        if differ:
             raise LrbenchError(
-                f"{where}: worker {address} runs lrbench {theirs[0]} with numpy {theirs[1]}; "
-                f"this client runs lrbench {mine[0]} with numpy {mine[1]} (install the same "
-                "versions on every worker)"
+                f"{where}: worker {address} runs {', '.join(differ)}; install the same versions "
+                "on every worker (the same bits need the same code)"
             )
 
 
