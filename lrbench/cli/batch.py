@@ -70,7 +70,7 @@ ExecutorOpt = Annotated[
     typer.Option(
         "--executor",
         help="Where the chunks train: local worker processes, or a Dask cluster "
-        "(pip install 'lrbench[dask]').",
+        "(pip install 'lrbench\\[dask]').",
     ),
 ]
 AddressOpt = Annotated[
