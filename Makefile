@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml lrbench/core/_fused.c
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,dask]'
 	$(PY) -m compileall -q lrbench
 	@$(PY) -c "from lrbench.core import kernels; print('lrbench: compiled kernels', 'built' if kernels.available() else 'not built (no C compiler): numpy code, same results, slower')"
 	touch $(STAMP)

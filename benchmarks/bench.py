@@ -9,7 +9,11 @@ round-robin (each round starts one variant later) so drift hits every variant al
   and ``--jobs 2``, float64 and float32;
 - numpy one configuration at a time (``benchmarks/one_at_a_time.py``), each dtype;
 - the plain PyTorch loop (``benchmarks/torch_loop.py``), each dtype, when ``import torch``
-  works (``pip install torch==2.13.0``); skipped with a note otherwise.
+  works (``pip install torch==2.13.0``); skipped with a note otherwise;
+- the Dask executor, when ``distributed`` is installed (``lrbench[dask]``): the same command
+  with ``--executor dask --jobs 2`` (lrbench starts a two-worker ``LocalCluster`` on
+  127.0.0.1 and stops it), float64, against ``--jobs 2`` with local processes; with
+  ``--scaling`` also on the 10x grid. Its overhead is reported as a note.
 
 Before timing, lrbench's bytecode is compiled (``compileall``), as any install or a first run
 does; this matters only where ``PYTHONDONTWRITEBYTECODE`` is set.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import platform
@@ -46,7 +51,9 @@ DTYPES = ("float64", "float32")
 # ---------------------------------------------------------------- variants and measurement
 
 
-def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any]]:
+def variants(
+    config: str, with_torch: bool, scaling: bool, with_dask: bool = False
+) -> list[dict[str, Any]]:
     """Every process to time: name, kind, dtype, jobs and argv (``{out}`` filled per run)."""
     out = []
     for dtype in DTYPES:
@@ -82,10 +89,22 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
             env={"LRBENCH_FUSED": "0"},
         )
     )
-    if scaling:  # the 10x grid with 2 and with 1 process
+    if with_dask:  # the Dask executor on a 2-worker LocalCluster, against --jobs 2 above
+        out.append(
+            dict(
+                name=DASK_W1,
+                kind="lrbench",
+                dtype="float64",
+                jobs=2,
+                argv=[*argv, "--jobs", "2", "--executor", "dask"],
+            )
+        )
+    if scaling:  # the 10x grid with 2 and with 1 process (and on Dask's 2 workers)
+        ten_x = []
         for jobs in (2, 1):
             argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume"]
             argv += ["--quiet", "--jobs", str(jobs), "--set", "seeds=10"]
+            ten_x.append(argv)
             out.append(
                 dict(
                     name=f"lrbench float64 jobs {jobs}, seeds=10 (10x)",
@@ -96,7 +115,27 @@ def variants(config: str, with_torch: bool, scaling: bool) -> list[dict[str, Any
                     scaling=True,  # not compared with W1's baselines
                 )
             )
+        if with_dask:
+            out.append(
+                dict(
+                    name=DASK_10X,
+                    kind="lrbench",
+                    dtype="float64",
+                    jobs=2,
+                    argv=[*ten_x[0], "--executor", "dask"],
+                    scaling=True,
+                )
+            )
     return out
+
+
+DASK_W1 = "lrbench float64 dask 2 workers"
+DASK_10X = "lrbench float64 dask 2 workers, seeds=10 (10x)"
+
+
+def dask_available() -> bool:
+    """Whether ``distributed`` (the ``lrbench[dask]`` extra) is installed."""
+    return importlib.util.find_spec("distributed") is not None
 
 
 def run_process(
@@ -399,7 +438,7 @@ def render(dump: dict[str, Any], markdown: bool) -> str:
         notes.append("PyTorch loop skipped: `import torch` failed (pip install torch==2.13.0).")
     elif not any(r["kind"] == "torch" for r in rows):
         notes.append("PyTorch loop skipped (--quick).")
-    notes += _flops_notes(dump, rows) + _scaling_notes(rows)
+    notes += _flops_notes(dump, rows) + _scaling_notes(rows) + _dask_notes(dump, rows)
     notes += [
         f"machine: {m['cpu']} ({m['simd']}), {m['cores']} cores ({m['usable_cores']} usable); "
         f"{m['platform']}",
@@ -473,6 +512,31 @@ def _scaling_notes(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _dask_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """The Dask executor's overhead over local processes, process to process (issue 22's
+    targets: at most 25 % on W1, at most 10 % on the 10x grid)."""
+    names = {r["name"]: r for r in rows}
+    if DASK_W1 not in names:
+        return [] if dump.get("dask", True) else [DASK_SKIPPED]
+    out = []
+    pairs = [
+        ("W1", "lrbench float64 jobs 2", DASK_W1, 25),
+        ("10x grid", "lrbench float64 jobs 2, seeds=10 (10x)", DASK_10X, 10),
+    ]
+    for label, local, dask, target in pairs:
+        if local in names and dask in names:
+            a, b = names[local], names[dask]
+            out.append(
+                f"Dask executor (2-worker LocalCluster, started and stopped by the command) over "
+                f"--jobs 2, {label} (float64): process {b['wall'] / a['wall'] - 1:+.0%}, sweep "
+                f"{b['sweep'] / a['sweep'] - 1:+.0%} (target: at most +{target} %)"
+            )
+    return out
+
+
+DASK_SKIPPED = "Dask executor skipped: distributed is not installed (pip install 'lrbench[dask]')."
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -495,12 +559,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         repeat = 1 if args.quick else args.repeat
         tv = torch_version()
-        vs = variants(args.config, tv is not None and not args.quick, args.scaling)
+        with_dask = dask_available()
+        vs = variants(args.config, tv is not None and not args.quick, args.scaling, with_dask)
         dump = {
             "repeat": repeat,
             "config": args.config,
             "machine": machine(tv),
             "load_before": _load(),
+            "dask": with_dask,
             "variants": vs,
             "peak_rounds": [],
         }
@@ -510,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
                 "(pip install torch==2.13.0)",
                 file=sys.stderr,
             )
+        if not with_dask:
+            print(f"bench: {DASK_SKIPPED}", file=sys.stderr)
         subprocess.run([PY, "-m", "compileall", "-q", "lrbench", "benchmarks"], check=True)
         with tempfile.TemporaryDirectory(prefix="lrbench-bench-") as tmp:
             dump["records"] = measure(vs, repeat, Path(tmp), dump["peak_rounds"])

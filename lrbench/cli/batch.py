@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,30 @@ ToleranceOpt = Annotated[
         help="How much worse a best metric may get: 5% (relative), 0.002 (absolute) or "
         "5%,0.002 (the larger). Default: max(5% of |baseline|, 0.001) for losses, 0.01 for "
         "accuracies.",
+        show_default=False,
+    ),
+]
+
+
+class ExecutorKind(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+ExecutorOpt = Annotated[
+    ExecutorKind,
+    typer.Option(
+        "--executor",
+        help="Where the chunks train: local worker processes, or a Dask cluster "
+        "(pip install 'lrbench\\[dask]').",
+    ),
+]
+AddressOpt = Annotated[
+    str | None,  # noqa: UP007
+    typer.Option(
+        "--address",
+        help="Dask scheduler to use with --executor dask, e.g. tcp://HOST:8786 (default: a "
+        "local cluster of --jobs worker processes).",
         show_default=False,
     ),
 ]
@@ -239,14 +264,18 @@ def batch(
     baseline: BaselineOpt = None,
     junit: JunitOpt = None,
     tolerance: ToleranceOpt = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    address: AddressOpt = None,
 ) -> None:
     """Run several configs, each as its own sweep, then check them all (CI)."""
     from lrbench.cli.progress import SweepProgress
     from lrbench.sweep import run as sweep_mod
     from lrbench.sweep.executor import default_jobs
+    from lrbench.sweep.executors import open_executor
 
     err = stderr()
-    with user_errors():
+    # one executor (one Dask cluster) for every config of the batch
+    with user_errors(), open_executor(executor.value, jobs or default_jobs(), address) as runner:
         files = config_files(paths)
         configs = load_all(files, set_ or ())
         opts = ci_options(check, baseline, junit, tolerance)
@@ -263,6 +292,7 @@ def batch(
                 resume=not no_resume,
                 on_event=progress.event if progress else None,
                 argv=sys.argv,
+                executor=runner,
             )
             if progress:
                 progress.close()

@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from lrbench.cli.batch import BaselineOpt, CheckOpt, JunitOpt, ToleranceOpt, batch, compare
+from lrbench.cli.batch import (
+    AddressOpt,
+    BaselineOpt,
+    CheckOpt,
+    ExecutorKind,
+    ExecutorOpt,
+    JunitOpt,
+    ToleranceOpt,
+    batch,
+    compare,
+)
 from lrbench.cli.common import (
     Format,
     ScheduleFormat,
@@ -73,14 +83,17 @@ def sweep(
     baseline: BaselineOpt = None,
     junit: JunitOpt = None,
     tolerance: ToleranceOpt = None,
+    executor: ExecutorOpt = ExecutorKind.local,
+    address: AddressOpt = None,
 ) -> None:
     """Train the grid of a config and report which learning rates worked."""
     from lrbench.cli.batch import ci_json, ci_options, finish_checks
     from lrbench.config import load_config
     from lrbench.sweep import run as sweep_mod
     from lrbench.sweep.executor import default_jobs
+    from lrbench.sweep.executors import open_executor
 
-    with user_errors():
+    with user_errors(), open_executor(executor.value, jobs or default_jobs(), address) as runner:
         config = load_config(configs or None, set_ or ())
         ci = ci_options(check, baseline, junit, tolerance, config.name)
         n_jobs = jobs or default_jobs()
@@ -93,6 +106,7 @@ def sweep(
             resume=not no_resume,
             on_event=progress.event if progress else None,
             argv=sys.argv,
+            executor=runner,
         )
         if progress:
             progress.close()

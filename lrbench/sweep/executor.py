@@ -1,13 +1,16 @@
-"""Run a grid of specs: group them, skip finished ones, train groups in worker processes.
+"""Run a grid of specs: group them, skip finished ones, train the chunks with an executor.
 
+Planning (:func:`plan`, :func:`make_groups`) cuts the pending runs into lockstep chunks; an
+:class:`Executor` trains them: :class:`LocalExecutor` (worker processes here, the default) or
+the Dask one (:mod:`lrbench.sweep.dask_executor`), chosen in one place
+(:func:`lrbench.sweep.executors.open_executor`).
 Parallelism comes from processes, each with one BLAS thread (``threadpoolctl``), the main
 process included: a product split over two threads can round differently, and one thread per
-process is both faster here and the condition for identical bits whatever ``--jobs`` is. (The
-``lrbench`` command also asks for one thread before numpy loads: ``lrbench/__main__.py``.)
-Each run file is written (atomically) as soon as its chunk ends, by the process that trained
-it, which also formats the run's ``curves.csv`` lines: the two serialisations of a finished run
-then run in parallel with training elsewhere, and the main process only collects and
-concatenates.
+process is both faster here and the condition for identical bits whatever ``--jobs`` or the
+executor is. (The ``lrbench`` command also asks for one thread before numpy loads:
+``lrbench/__main__.py``.) Each run file is written (atomically) as soon as its chunk ends; the
+process that trained it formats it and the run's ``curves.csv`` lines, so the serialisations
+run in parallel with training elsewhere, and local workers also write the file.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -252,6 +256,125 @@ def plan(specs: Sequence[RunSpec], store: ResultsDir | None, jobs: int = 1) -> P
     return Plan(done, make_groups(todo, jobs) if todo else [])
 
 
+class Executor(ABC):
+    """Where planned chunks train: a small interface with two implementations,
+    :class:`LocalExecutor` (worker processes of this machine) and
+    :class:`lrbench.sweep.dask_executor.DaskExecutor` (a Dask cluster), chosen in one place
+    (:func:`lrbench.sweep.executors.open_executor`).
+
+    :meth:`run` trains every chunk and, in this process, calls ``on_result`` with each chunk's
+    :class:`Finished` runs as the chunk ends and ``on_event("steps", n)`` as training advances
+    (``n`` row steps). Every implementation trains a chunk with :func:`train_chunk`, in a
+    process limited to one BLAS thread, so results are the same bits whichever runs them. An
+    executor is a context manager: leaving it frees what it started (a cluster, say), so one
+    executor can serve several sweeps (``lrbench batch``).
+    """
+
+    jobs: int  # the workers the chunks are planned for
+
+    @abstractmethod
+    def run(
+        self,
+        chunks: Sequence[GroupPlan],
+        store: ResultsDir | None,
+        on_result: OnFinished,
+        on_event: OnEvent,
+    ) -> None:
+        """Train ``chunks``. ``store``: the results folder, for workers that share this
+        machine's files and save their runs themselves (their :attr:`Finished.run_file` is then
+        ``None``); the caller saves the others."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Free what the executor started."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A trained run as an executor hands it back: the result, its ``curves.csv`` lines, and
+    its run file's text when the worker did not save it (``None``: saved already)."""
+
+    result: RunResult
+    curves: str
+    run_file: str | None = None
+
+
+OnFinished = Callable[[list[Finished]], None]
+
+
+def train_chunk(
+    chunk: GroupPlan,
+    progress: Callable[[int], None] | None = None,
+    store: ResultsDir | None = None,
+) -> list[Finished]:
+    """Train one planned chunk (:func:`lrbench.core.engine.train_group`) and serialise each run
+    (:func:`lrbench.sweep.store.run_texts`) in the process that trained it; with ``store``,
+    save each run file there too. ``progress(n)``: ``n`` row steps done (steps x the chunk's
+    width) since its last call."""
+    k = len(chunk)
+    report = None if progress is None else (lambda n: progress(n * k))
+    out = []
+    for r in train_group(chunk, progress=report):
+        run_file, curves = run_texts(r)
+        if store is not None:
+            store.save(r, run_file)
+            run_file = None
+        out.append(Finished(r, curves, run_file))
+    return out
+
+
+class LocalExecutor(Executor):
+    """Worker processes of this machine (``jobs``; forked where possible), each with one BLAS
+    thread, or this process alone when one worker is enough. Workers save their runs' files
+    themselves, in parallel with training elsewhere; this process collects."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+
+    def run(
+        self,
+        chunks: Sequence[GroupPlan],
+        store: ResultsDir | None,
+        on_result: OnFinished,
+        on_event: OnEvent,
+    ) -> None:
+        limit_blas_threads()
+        jobs = min(self.jobs, len(chunks))
+        if jobs <= 1:
+            for c in chunks:
+                on_result(train_chunk(c, lambda n: on_event("steps", n), store))
+            return
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        q = ctx.Queue()
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(q,))
+        futures: set[Future] = set()
+        try:
+            futures = {pool.submit(_run_in_worker, c, store) for c in chunks}
+            while futures:
+                finished, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(q, on_event)
+                for f in finished:
+                    on_result(f.result())
+            _drain(q, on_event)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            for p in list(getattr(pool, "_processes", {}).values()):
+                p.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+    def close(self) -> None:
+        """Nothing to free: each :meth:`run`'s process pool ends with it."""
+
+
 def _init_worker(q) -> None:  # pragma: no cover - runs in a child process
     global _worker_queue
     _worker_queue = q
@@ -259,25 +382,19 @@ def _init_worker(q) -> None:  # pragma: no cover - runs in a child process
 
 
 def _run_in_worker(
-    group: GroupPlan, store: ResultsDir | None
-) -> list[tuple[RunResult, str]]:  # pragma: no cover - child
-    k = len(group)
+    chunk: GroupPlan, store: ResultsDir | None
+) -> list[Finished]:  # pragma: no cover - child
     q = _worker_queue
-
-    def progress(n: int) -> None:
-        if q is not None:
-            q.put(n * k)
-
-    return [finish_run(r, store) for r in train_group(group, progress=progress)]
+    return train_chunk(chunk, q.put if q is not None else None, store)
 
 
-def finish_run(result: RunResult, store: ResultsDir | None) -> tuple[RunResult, str]:
-    """Save a trained run's file (when there is a results folder) and format its
-    ``curves.csv`` lines."""
-    run_file, curves = run_texts(result)
-    if store is not None:
-        store.save(result, run_file)
-    return result, curves
+def _drain(q, emit: OnEvent) -> None:
+    while True:
+        try:
+            n = q.get_nowait()
+        except queue.Empty:
+            return
+        emit("steps", n)
 
 
 def execute(
@@ -285,66 +402,35 @@ def execute(
     store: ResultsDir | None,
     jobs: int = 1,
     on_event: OnEvent | None = None,
+    executor: Executor | None = None,
 ) -> Executed:
-    """Train every pending group; each run is saved as its chunk ends; return all results.
+    """Train every pending group with ``executor`` (default: ``jobs`` local processes); each
+    run is saved as its chunk ends (by its worker, or here); return all results.
 
-    ``KeyboardInterrupt`` propagates after the workers are stopped; runs of finished chunks
-    are already on disk.
+    ``KeyboardInterrupt`` propagates after the executor stopped its work; runs of finished
+    chunks are already on disk, and no partial file is left.
     """
     done = Executed(dict(the_plan.done), {})
     emit = on_event or (lambda kind, payload: None)
 
-    def collect(finished: list[tuple[RunResult, str]]) -> None:
-        for r, text in finished:
-            done.results[r.spec.run_id] = r
-            done.curves[r.spec.run_id] = text
-        emit("group", [r for r, _ in finished])
+    def collect(finished: list[Finished]) -> None:
+        for f in finished:
+            if f.run_file is not None and store is not None:
+                store.save(f.result, f.run_file)
+            done.results[f.result.spec.run_id] = f.result
+            done.curves[f.result.spec.run_id] = f.curves
+        emit("group", [f.result for f in finished])
 
-    groups = the_plan.groups
-    if not groups:
+    if not the_plan.groups:
         return done
-    jobs = max(1, min(jobs, len(groups)))
-    if jobs == 1:
-        limit_blas_threads()
-        for g in groups:
-            k = len(g)
-            trained = train_group(g, progress=lambda n, k=k: emit("steps", n * k))
-            collect([finish_run(r, store) for r in trained])
-        return done
-
-    limit_blas_threads()
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    q = ctx.Queue()
-    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(q,))
-    futures: set[Future] = set()
+    runner = executor if executor is not None else LocalExecutor(jobs)
     try:
-        futures = {pool.submit(_run_in_worker, g, store) for g in groups}
-        while futures:
-            finished, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-            _drain(q, emit)
-            for f in finished:
-                collect(f.result())
-        _drain(q, emit)
+        runner.run(the_plan.groups, store, collect, emit)
     except BaseException:
-        for f in futures:
-            f.cancel()
-        for p in list(getattr(pool, "_processes", {}).values()):
-            p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
         if store is not None:
             store.remove_partial()
         raise
-    pool.shutdown()
     return done
-
-
-def _drain(q, emit) -> None:
-    while True:
-        try:
-            n = q.get_nowait()
-        except queue.Empty:
-            return
-        emit("steps", n)
 
 
 def default_jobs() -> int:

@@ -21,7 +21,7 @@ from lrbench import __version__
 from lrbench.config import Config
 from lrbench.spec import RunResult, TaskSpec, differs, registry_defaults
 from lrbench.sweep.analysis import analyze
-from lrbench.sweep.executor import OnEvent, execute, plan
+from lrbench.sweep.executor import Executor, OnEvent, execute, plan
 from lrbench.sweep.findings import RUN_COLUMNS, SUMMARY_COLUMNS, Analysis, RunMetrics
 from lrbench.sweep.lock import holding_results_lock
 from lrbench.sweep.preflight import preflight
@@ -86,9 +86,11 @@ def run(
     resume: bool = True,
     on_event: OnEvent | None = None,
     argv: Sequence[str] = (),
+    executor: Executor | None = None,
 ) -> SweepOutcome:
     """Train (or resume) every run of ``config`` and write the results folder (figures aside:
-    :func:`lrbench.report.plots.sweep_plots`)."""
+    :func:`lrbench.report.plots.sweep_plots`); ``executor`` trains the chunks (default: ``jobs``
+    local processes)."""
     start = time.perf_counter()
     out_dir = Path(out) if out is not None else default_out(config)
     store = ResultsDir(out_dir)
@@ -110,7 +112,7 @@ def run(
             jobs=max(1, min(jobs, len(the_plan.groups) or 1)),
         ),
     )
-    executed = execute(the_plan, store, jobs, on_event)
+    executed = execute(the_plan, store, jobs, on_event, executor)
     results = tuple(executed.results[s.run_id] for s in specs)
     from lrbench.core.models import MODELS
     from lrbench.core.optimizers import OPTIMIZERS
