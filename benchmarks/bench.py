@@ -51,6 +51,38 @@ DTYPES = ("float64", "float32")
 # ---------------------------------------------------------------- variants and measurement
 
 
+def against_variant(config: str, tree: Path) -> dict[str, Any]:
+    """W1's default command (float64, --jobs 2) run by another checkout of lrbench (``tree``,
+    with its own ``.venv``), from that checkout's folder, on this tree's config: an A/B of two
+    versions in the same rounds (``--against``)."""
+    argv = [str(tree / ".venv" / "bin" / "python"), "-m", "lrbench", "sweep"]
+    argv += [str((ROOT / config).resolve()), "--out", "{out}", "--no-resume", "--quiet"]
+    return dict(name=f"{AGAINST} ({tree.name})", kind="lrbench", dtype="float64", jobs=2,
+                argv=[*argv, "--jobs", "2"], cwd=str(tree), against=True)  # fmt: skip
+
+
+AGAINST = "lrbench float64 jobs 2, reference tree"
+
+
+def _against_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """This tree against the reference tree (``--against``): ratio of the medians and the median
+    of the per-round ratios (rounds interleave the two, so drift hits both alike)."""
+    ref = next((r for r in rows if r.get("against")), None)
+    ours = next((r for r in rows if r["name"] == "lrbench float64 jobs 2"), None)
+    if ref is None or ours is None:
+        return []
+    walls: dict[str, dict[int, float]] = {ref["name"]: {}, ours["name"]: {}}
+    for rec in dump["records"]:
+        if rec["variant"] in walls:
+            walls[rec["variant"]][rec["rep"]] = rec["wall_s"]
+    pairs = [walls[ours["name"]][k] / walls[ref["name"]][k] for k in walls[ref["name"]]]
+    return [
+        f"this tree / reference tree ({ref['name']}), W1 float64 --jobs 2, process to process: "
+        f"{ours['wall'] / ref['wall']:.3f} (medians), {statistics.median(pairs):.3f} (median of "
+        f"{len(pairs)} per-round ratios, {min(pairs):.3f}–{max(pairs):.3f})"
+    ]
+
+
 def variants(
     config: str, with_torch: bool, scaling: bool, with_dask: bool = False
 ) -> list[dict[str, Any]]:
@@ -139,14 +171,16 @@ def dask_available() -> bool:
 
 
 def run_process(
-    argv: list[str], log: Path, env: dict[str, str] | None = None
+    argv: list[str], log: Path, env: dict[str, str] | None = None, cwd: str | None = None
 ) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MB (largest process of the tree) and exit code of one child
     (``env``: variables added to this process's environment)."""
     full_env = {**os.environ, **(env or {})}
     with open(log, "w") as f:
         start = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=full_env)
+        p = subprocess.Popen(
+            argv, stdout=f, stderr=subprocess.STDOUT, cwd=cwd or ROOT, env=full_env
+        )
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - start
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -175,7 +209,7 @@ def measure(
             slot = tmp / f"v{vs.index(v)}"
             slot.mkdir(exist_ok=True)
             argv = [a.replace("{out}", str(slot / "out")) for a in v["argv"]]
-            wall, rss, rc = run_process(argv, slot / "log.txt", v.get("env"))
+            wall, rss, rc = run_process(argv, slot / "log.txt", v.get("env"), v.get("cwd"))
             rec = {"variant": v["name"], "rep": rep, "wall_s": wall, "peak_mb": rss, "rc": rc}
             text = (slot / "log.txt").read_text()
             if rc != 0:
@@ -439,6 +473,7 @@ def render(dump: dict[str, Any], markdown: bool) -> str:
     elif not any(r["kind"] == "torch" for r in rows):
         notes.append("PyTorch loop skipped (--quick).")
     notes += _flops_notes(dump, rows) + _scaling_notes(rows) + _dask_notes(dump, rows)
+    notes += _against_notes(dump, rows)
     notes += [
         f"machine: {m['cpu']} ({m['simd']}), {m['cores']} cores ({m['usable_cores']} usable); "
         f"{m['platform']}",
@@ -551,6 +586,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="PATH", help="write every raw timing as JSON")
     ap.add_argument("--load", metavar="PATH", help="print the tables of a --json dump; no runs")
     ap.add_argument("--config", default="configs/w1.yaml", help="workload (default W1)")
+    ap.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also time W1 (float64, --jobs 2) with another lrbench checkout DIR (its own .venv), "
+        "e.g. git worktree add /tmp/ref REF && make -C /tmp/ref install",
+    )
     args = ap.parse_args(argv)
     os.chdir(ROOT)
 
@@ -561,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         tv = torch_version()
         with_dask = dask_available()
         vs = variants(args.config, tv is not None and not args.quick, args.scaling, with_dask)
+        if args.against:
+            vs.append(against_variant(args.config, Path(args.against).resolve()))
         dump = {
             "repeat": repeat,
             "config": args.config,
