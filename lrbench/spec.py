@@ -50,12 +50,16 @@ class TaskSpec:
 
     @property
     def label(self) -> str:
-        """A short human name, e.g. ``digits/mlp[64]``."""
+        """A short human name, e.g. ``digits/mlp[64]``; a subsampled training split shows its
+        size: ``digits(train_size=300)/mlp[64]``."""
         extra = ""
         mp = dict(self.model_params)
         if "hidden" in mp:
             extra = "[" + "-".join(str(h) for h in mp["hidden"]) + "]"
         name = self.dataset.rsplit("/", 1)[-1]
+        n_train = dict(self.dataset_params).get("train_size")
+        if n_train is not None:
+            name += f"(train_size={n_train})"
         return f"{name}/{self.model}{extra}"
 
 
