@@ -10,18 +10,31 @@ class shares of a stratified subsample.
 
 from __future__ import annotations
 
+import csv
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from lrbench.config import validate
+from lrbench.cli.main import app
+from lrbench.config import load_config, validate
 from lrbench.core import engine
 from lrbench.core.data import load_data
 from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
 from lrbench.core.stopping import Patience
 from lrbench.core.tasks import load_task_data, train_size
-from lrbench.errors import ConfigError
-from lrbench.spec import EarlyStopping, RunSpec, TaskSpec, TrainSpec, freeze
+from lrbench.errors import ConfigError, ConfigErrors
+from lrbench.report.generalization import gap_curves
+from lrbench.spec import EarlyStopping, RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
+from lrbench.sweep.analysis import analyze, run_metrics
+from lrbench.sweep.store import result_from_json, result_to_json
 from tests.test_engine import assert_same, spec
+from tests.test_svgchart import NS
 
 SMALL_DIGITS = TaskSpec(
     "digits",
@@ -52,6 +65,116 @@ def test_training_accuracy_of_one_gradient_step_by_hand():
     assert result.eval_train_accuracy[1] == by_hand
 
 
+SMALL_STUDY = """
+name: gen
+seeds: 2
+tasks: [{dataset: digits, train_size: 120, model: mlp, hidden: [32]}]
+train: {epochs: 30, batch_size: 32, early_stopping: [null, {patience: 3}]}
+lr: [0.003, 0.03]
+optimizers: [{adam: {weight_decay: [0, 0.01]}}]
+schedules: [constant]
+"""  # digits with 120 training rows, an MLP, Adam with two weight decays, two early-stopping
+# settings, two lrs (the larger overfits within a few epochs), two seeds
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory) -> tuple[Path, str]:
+    """The small study swept once through the command line (JSON on stdout, figures written):
+    the results folder and the output."""
+    tmp = tmp_path_factory.mktemp("gen")
+    (tmp / "gen.yaml").write_text(SMALL_STUDY)
+    out = tmp / "out"
+    res = CliRunner().invoke(
+        app,
+        ["sweep", str(tmp / "gen.yaml"), "--out", str(out), "--quiet", "--jobs", "1",
+         "--format", "json"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return out, res.stdout
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def num(text: str) -> float:
+    return math.nan if text == "" else float(text)
+
+
+def test_gap_columns_are_differences_of_the_recorded_losses(small_sweep):
+    out, stdout = small_sweep
+    runs = read_csv(out / "runs.csv")
+    curves: dict[tuple[str, int], dict[str, str]] = {
+        (r["run_id"], int(r["step"])): r for r in read_csv(out / "curves.csv")
+    }
+    assert list(runs[0])[-7:] == ["final_train_accuracy", "final_gap_loss", "final_gap_accuracy",
+                                  "best_gap_loss", "best_gap_accuracy", "stopped_early",
+                                  "restored_step"]  # fmt: skip
+    assert any(r["stopped_early"] == "true" for r in runs)
+    for r in runs:
+        assert num(r["final_gap_loss"]) == num(r["final_val_loss"]) - num(r["final_train_loss"])
+        assert num(r["final_gap_accuracy"]) == (
+            num(r["final_train_accuracy"]) - num(r["final_val_accuracy"])
+        )
+        at_best = curves[r["run_id"], int(r["best_step"])]
+        assert num(r["best_gap_loss"]) == num(at_best["val_loss"]) - num(at_best["full_train_loss"])
+        if r["restored_step"]:  # restore_best: the final losses are those of that evaluation
+            at = curves[r["run_id"], int(r["restored_step"])]
+            assert num(r["final_val_loss"]) == num(at["val_loss"])
+            assert num(r["final_train_loss"]) == num(at["full_train_loss"])
+    summary = read_csv(out / "summary.csv")
+    assert list(summary[0])[-6:] == ["final_gap_loss", "final_gap_accuracy", "best_gap_loss",
+                                     "best_gap_accuracy", "best_step", "n_stopped_early"]  # fmt: skip
+    for s in summary:
+        cell = [r for r in runs if (r["optimizer"], r["schedule"], r["lr"])
+                == (s["optimizer"], s["schedule"], s["lr"]) and r["status"] != "diverged"]  # fmt: skip
+        assert num(s["final_gap_loss"]) == np.mean([num(r["final_gap_loss"]) for r in cell])
+        assert int(s["n_stopped_early"]) == sum(r["stopped_early"] == "true" for r in cell)
+    data = json.loads(stdout)
+    cells = [c for row in data["tasks"][0]["rows"] for c in row["cells"]]
+    assert len(cells) == len(summary) and all("final_gap_loss" in c for c in cells)
+
+
+def test_gap_figure_draws_training_and_validation_loss_of_each_best_cell(small_sweep):
+    """One panel per row: the validation loss (solid) and the full training loss (dashed) of
+    the row's best lr, each the mean over its seeds' recorded losses (curves.csv) at the
+    evaluations every seed reached."""
+    out, _ = small_sweep
+    (svg,) = (out / "plots").glob("gap-*.svg")
+    root = ET.fromstring(svg.read_text(encoding="utf-8"))
+    legend = [
+        t.text for g in root.iter() if g.get("class") == "legend" for t in g.iter(f"{NS}text")
+    ]
+    summary = read_csv(out / "summary.csv")
+    best = [s for s in summary if s["is_best"] == "true"]
+    assert legend.count("validation") == legend.count("training (full split)") == len(best) == 4
+    runs, curves = read_csv(out / "runs.csv"), read_csv(out / "curves.csv")
+    outcome_like = _outcome(out)
+    panels = gap_curves(outcome_like, outcome_like.analysis.tasks[0])
+    assert len(panels) == len(best)
+    for (label, epochs, train, val), s in zip(panels, best, strict=True):
+        ids = [r["run_id"] for r in runs if (r["optimizer"], r["schedule"], r["lr"])
+               == (s["optimizer"], s["schedule"], s["lr"])]  # fmt: skip
+        per_run = [[c for c in curves if c["run_id"] == i and c["val_loss"]] for i in ids]
+        n = min(len(p) for p in per_run)
+        assert len(epochs) == n and label.endswith(f"@ lr={float(s['lr']):g}")
+        assert np.array_equal(
+            val, np.mean([[num(c["val_loss"]) for c in p[:n]] for p in per_run], axis=0)
+        )
+        assert np.array_equal(
+            train, np.mean([[num(c["full_train_loss"]) for c in p[:n]] for p in per_run], axis=0)
+        )
+
+
+def _outcome(out: Path):
+    """The sweep's outcome again, from its results folder (every run resumed)."""
+    from lrbench.sweep.run import run
+
+    return run(load_config([out / "config.yaml"]), out=out, jobs=1)
+
+
 # ---------------------------------------------------------------- early stopping
 def test_patience_stops_at_the_hand_worked_evaluation():
     """patience 3, min_delta 0.02. Row 0: 1.0 improves (best 1.0), 0.8 < 0.98 improves (best
@@ -70,6 +193,19 @@ def test_patience_stops_at_the_hand_worked_evaluation():
     assert p.best_at.tolist() == [30, 30] and p.wait.tolist() == [1, 1]
 
 
+def replay_stop(steps: np.ndarray, val: np.ndarray, rule: EarlyStopping, T: int):
+    """The early-stopping rule written out as a loop: (stop step or None, best step)."""
+    best, best_at, wait = math.inf, 0, 0
+    for t, v in zip(steps.tolist(), val.tolist()):
+        if v < best - rule.min_delta:
+            best, best_at, wait = v, t, 0
+        else:
+            wait += 1
+        if wait >= rule.patience and t < T:
+            return t, best_at
+    return None, best_at
+
+
 STOP_TRAIN = TrainSpec(steps=120, batch_size=16, eval_every=4)
 STOP_RULE = EarlyStopping(patience=3, min_delta=0.0)
 
@@ -82,6 +218,38 @@ def stop_group() -> list[RunSpec]:
              ("step", {"milestones": (0.75,)}, 0.5, 0), ("cosine", None, 1.0, 2)]  # fmt: skip
     return [spec(SMALL_DIGITS, "momentum", s, lr, seed, train, None, p)
             for s, p, lr, seed in cases]  # fmt: skip
+
+
+def test_an_early_stopped_run_is_the_plain_run_cut_at_its_stop():
+    """Each run with early stopping equals the same run without it, bit for bit, up to the
+    evaluation where the rule (replayed here on the plain run's validation curve) stops it; with
+    restore_best its final metrics are the plain run's at the best step, bit for bit (the
+    parameters evaluated there)."""
+    specs = stop_group()
+    with_stop = engine.train_group(specs)
+    plain = engine.train_group([RunSpec(**{**s.__dict__, "train": STOP_TRAIN}) for s in specs])
+    stopped = 0
+    for a, b in zip(with_stop, plain, strict=True):
+        stop, best_at = replay_stop(b.eval_step, b.eval_val_loss, STOP_RULE, STOP_TRAIN.steps)
+        assert a.stopped_early == (stop is not None)
+        assert a.restored_step == best_at
+        assert a.status == "ok" and a.steps_done == (stop if stop is not None else b.steps_done)
+        n = len(a.eval_step)
+        for name in (
+            "eval_train_loss",
+            "eval_val_loss",
+            "eval_val_accuracy",
+            "eval_train_accuracy",
+        ):
+            assert np.array_equal(getattr(a, name), getattr(b, name)[:n]), name
+        assert a.eval_step[-1] == a.steps_done and a.log_step[-1] == a.steps_done - 1
+        m, i = run_metrics(a), int(np.flatnonzero(b.eval_step == best_at)[0])
+        assert (m.final_val_loss, m.final_train_loss, m.final_val_accuracy,
+                m.final_train_accuracy) == (b.eval_val_loss[i], b.eval_train_loss[i],
+                                            b.eval_val_accuracy[i], b.eval_train_accuracy[i])  # fmt: skip
+        assert m.stopped_early == a.stopped_early and m.restored_step == best_at
+        stopped += a.stopped_early
+    assert 0 < stopped < len(specs)
 
 
 def test_a_stopped_row_leaves_its_group_without_changing_the_others(monkeypatch):
@@ -105,6 +273,15 @@ def test_a_stopped_row_leaves_its_group_without_changing_the_others(monkeypatch)
         assert (r.stopped_early, r.restored_step) == (alone.stopped_early, alone.restored_step)
 
 
+def test_restore_best_off_keeps_the_last_evaluation():
+    train = TrainSpec(**{**STOP_TRAIN.__dict__,
+                         "early_stopping": EarlyStopping(patience=3, restore_best=False)})  # fmt: skip
+    (r,) = engine.train_group([spec(SMALL_DIGITS, "momentum", "constant", 0.5, 0, train)])
+    assert r.stopped_early and r.restored_step is None
+    m = run_metrics(r)
+    assert m.final_val_loss == r.eval_val_loss[-1] and m.restored_step is None
+
+
 # ---------------------------------------------------------------- weight decay as an axis
 def test_weight_decay_is_an_axis_of_every_optimizer_and_matches_a_run_alone():
     names = sorted(OPTIMIZERS)
@@ -125,7 +302,48 @@ def test_weight_decay_is_an_axis_of_every_optimizer_and_matches_a_run_alone():
         assert not np.array_equal(a.eval_train_loss[1:], b.eval_train_loss[1:])
 
 
+def test_rows_pivot_names_and_orders_rows_by_the_chosen_parts():
+    cfg = validate({
+        "tasks": [{"dataset": "iris", "model": "logreg"}], "lr": [0.05, 0.5], "seeds": 1,
+        "train": {"steps": 6, "batch_size": 32, "eval_every": 3},
+        "optimizers": [{"sgd": {"weight_decay": [0, 0.01]}}, "adam"],
+        "schedules": ["constant", "cosine"],
+        "analysis": {"rows": ["schedule", "weight_decay"]},
+    })  # fmt: skip
+    results = engine.train_group(cfg.specs())
+    defaults = registry_defaults(OPTIMIZERS, SCHEDULES)
+    plain = analyze(results, defaults=defaults)
+    a = analyze(results, defaults=defaults, rows=cfg.analysis["rows"])
+    assert a.row_title == "schedule / weight decay / optimizer"  # optimizer varies: appended
+    labels = list(dict.fromkeys(c.row_label for c in a.cells))
+    assert labels == [
+        "constant / wd=0.0 / sgd", "constant / wd=0.0 / adam", "constant / wd=0.01 / sgd",
+        "cosine / wd=0.0 / sgd", "cosine / wd=0.0 / adam", "cosine / wd=0.01 / sgd",
+    ]  # fmt: skip
+    assert [m.run_id for m in a.runs] == [m.run_id for m in plain.runs]  # runs keep their order
+    assert sorted((c.row, c.lr, c.mean) for c in a.cells) == sorted(
+        (c.row, c.lr, c.mean) for c in plain.cells
+    )  # the same cells, relabelled and reordered
+    assert plain.row_title == "optimizer / schedule"
+    assert plain.cells[0].row_label == "sgd / constant"
+
+
 # ---------------------------------------------------------------- config and data
+def test_config_early_stopping_and_rows():
+    base = {"tasks": [{"dataset": "iris", "model": "logreg"}]}
+    cfg = validate({**base, "train": {"early_stopping": {"patience": [2, 4]}}})
+    assert cfg.train["early_stopping"] == (EarlyStopping(2), EarlyStopping(4))
+    assert len(cfg.specs()) == 2 * 7 and cfg.raw["train"]["early_stopping"][1]["patience"] == 4
+    off = validate(base)
+    assert "early_stopping" not in off.raw["train"] and "rows" not in off.raw["analysis"]
+    with pytest.raises(ConfigErrors) as err:
+        validate({**base, "train": {"early_stopping": [{"patience": 0}, 3]},
+                  "analysis": {"rows": ["optimizer", "wd"]}})  # fmt: skip
+    text = str(err.value)
+    assert "train.early_stopping[0].patience" in text and "train.early_stopping[1]" in text
+    assert "analysis.rows[1]" in text and "weight_decay" in text
+    with pytest.raises(ConfigError):
+        validate({**base, "train": {"early_stopping": [None, None]}})
 
 
 def test_run_ids_of_specs_without_early_stopping_are_unchanged():
@@ -141,6 +359,23 @@ def test_run_ids_of_specs_without_early_stopping_are_unchanged():
     with_stop = RunSpec(**{**s.__dict__, "train": TrainSpec(40, 32, 5, early_stopping=STOP_RULE)})
     assert with_stop.run_id != s.run_id
     assert RunSpec.from_dict(with_stop.to_dict()) == with_stop
+
+
+def test_run_files_keep_the_new_fields_and_old_files_still_load():
+    train = TrainSpec(**{**STOP_TRAIN.__dict__, "early_stopping": STOP_RULE})
+    (r,) = engine.train_group([spec(SMALL_DIGITS, "momentum", "constant", 0.5, 0, train)])
+    d = json.loads(json.dumps(result_to_json(r)))
+    assert list(d)[-1] == "early_stopping" and list(d["eval"])[-1] == "train_accuracy"
+    back = result_from_json(d)
+    assert np.array_equal(back.eval_train_accuracy, r.eval_train_accuracy)
+    assert (back.stopped_early, back.restored_step) == (r.stopped_early, r.restored_step)
+    (plain,) = engine.train_group([spec(SMALL_DIGITS, "momentum", "constant", 0.1, 0, STOP_TRAIN)])
+    old = result_to_json(plain)
+    assert "early_stopping" not in old
+    del old["eval"]["train_accuracy"]  # a run file written before training accuracy
+    m = run_metrics(result_from_json(old))
+    assert math.isnan(m.final_gap_accuracy) and math.isnan(m.final_train_accuracy)
+    assert m.final_gap_loss == plain.eval_val_loss[-1] - plain.eval_train_loss[-1]
 
 
 def test_train_size_subsamples_the_training_split_only():
