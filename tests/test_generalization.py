@@ -405,3 +405,10 @@ def test_train_size_subsamples_the_training_split_only():
     assert TaskSpec("digits", "logreg", freeze({"train_size": 300})).label == (
         "digits(train_size=300)/logreg"
     )
+
+
+def test_the_bundled_study_is_valid():
+    root = Path(__file__).parent.parent
+    cfg = load_config([root / "configs" / "studies" / "generalization.yaml"])
+    assert cfg.analysis["rows"] and len(cfg.train["early_stopping"]) == 2
+    assert dict(cfg.tasks[0].dataset_params)["train_size"] < 1437
