@@ -3,8 +3,10 @@
 The grid is tasks x optimizers x schedules x learning rates x seeds. A list where an optimizer,
 schedule, dataset or model hyperparameter expects one value (or a list of lists where it
 expects a list) is a grid axis too: ``{momentum: {momentum: [0.5, 0.9, 0.99]}}`` is three
-optimizers. Every error names the key path, the value and what is allowed, and validation
-reports every problem of a config in one pass.
+optimizers, ``{adam: {weight_decay: [0, 1e-4, 1e-3]}}`` three weight decays. So is a list of
+``train.early_stopping`` settings (``[null, {patience: 5}]``: without and with it). Every
+error names the key path, the value and what is allowed, and validation reports every problem
+of a config in one pass.
 
 (Over 450 lines: one validator per config section, each collecting all its problems.)
 """
@@ -27,8 +29,8 @@ from lrbench.core.schedules import SCHEDULES, resolve_schedule
 from lrbench.core.tasks import steps_per_epoch, train_size
 from lrbench.errors import FAILED, ConfigError, ErrorList
 from lrbench.expect import Expectation, Grid, parse_expectations
-from lrbench.params import Param, check_each, did_you_mean, is_axis, lookup
-from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
+from lrbench.params import Param, check_each, did_you_mean, is_axis, lookup, resolve
+from lrbench.spec import EarlyStopping, RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
 
 LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 TOP_KEYS = ("name", "seeds", "tasks", "train", "lr", "optimizers", "schedules", "analysis",
@@ -40,7 +42,23 @@ METRIC_CHOICES = (
     "final_train_loss",
     "final_val_accuracy",
     "best_val_accuracy",
+    "final_gap_loss",
+    "final_gap_accuracy",
+    "best_gap_loss",
+    "best_gap_accuracy",
+    "best_step",
 )
+#: Parts a heatmap row may name (``analysis.rows``), in the default order of unnamed parts.
+ROW_PARTS = ("optimizer", "weight_decay", "schedule", "early_stopping")
+EARLY_STOPPING_PARAMS = (
+    Param("patience", 5, "int", "evaluations without improvement before a run stops", low=1),
+    Param("min_delta", 0.0, "float", "improving means lowering the best val loss by more", low=0),
+    Param("restore_best", True, "bool", "final metrics are the best evaluation point's"),
+)
+# Keys read apart from their section's plain settings (their own validators), declared so that an
+# unknown key's message lists them too.
+_STOPPING_KEY = Param("early_stopping", None, "str", "null, a mapping or a list", nullable=True)
+_ROWS_KEY = Param("rows", None, "str", "the parts of a row label, in order", nullable=True)
 
 TRAIN_PARAMS = (
     Param("epochs", 20, "int", "training length in epochs (or give steps)", low=1, nullable=True),
@@ -108,22 +126,26 @@ class Config:
     expect: tuple[Expectation, ...] = ()  # lrbench/expect.py; evaluated by lrbench.sweep.expect
 
     def specs(self) -> list[RunSpec]:
-        """Every run of the grid, in a stable order (task, optimizer, schedule, lr, seed)."""
+        """Every run of the grid, in a stable order (task, early stopping, optimizer, schedule,
+        lr, seed)."""
         out = []
         for task in self.tasks:
-            train = self.train_spec(task)
-            for (oname, oparams), (sname, sparams), lr, seed in itertools.product(
-                self.optimizers, self.schedules, self.lrs, self.seeds
-            ):
-                out.append(
-                    RunSpec(task, train, oname, freeze(oparams), sname, freeze(sparams), lr, seed)
-                )
+            for stopping in self.train.get("early_stopping", (None,)):
+                train = self.train_spec(task, stopping)
+                for (oname, oparams), (sname, sparams), lr, seed in itertools.product(
+                    self.optimizers, self.schedules, self.lrs, self.seeds
+                ):
+                    out.append(
+                        RunSpec(
+                            task, train, oname, freeze(oparams), sname, freeze(sparams), lr, seed
+                        )
+                    )
         return out
 
-    def train_spec(self, task: TaskSpec) -> TrainSpec:
+    def train_spec(self, task: TaskSpec, early_stopping: EarlyStopping | None = None) -> TrainSpec:
         """Training settings for a task (epochs resolve against its training-set size,
         :func:`lrbench.core.tasks.train_size`: known without loading the data for bundled and
-        generated datasets)."""
+        generated datasets), with ``early_stopping`` (one entry of ``train.early_stopping``)."""
         t = self.train
         batch = t["batch_size"]
         steps = t["steps"]
@@ -136,6 +158,7 @@ class Config:
             log_every=t["log_every"],
             dtype=t["dtype"],
             divergence_factor=t["divergence_factor"],
+            early_stopping=early_stopping,
         )
 
 
@@ -256,12 +279,13 @@ def validate(raw: Mapping[str, Any]) -> Config:
         "schedule",
         resolve_schedule,
     )
-    analysis = errors.attempt(_section, raw.get("analysis") or {}, ANALYSIS_PARAMS, "analysis")
+    analysis = errors.attempt(_analysis, raw.get("analysis") or {})
     if optimizers is not FAILED and schedules is not FAILED:
         errors.attempt(_cycle_momentum, optimizers, schedules)
     axes = (tasks, optimizers, schedules, lrs, seeds)
-    if all(a is not FAILED for a in axes):
-        errors.attempt(_grid_size, axes)
+    if all(a is not FAILED for a in (*axes, train)):
+        stops = train["early_stopping"]
+        errors.attempt(_grid_size, (*axes, stops) if len(stops) > 1 else axes)
     expect: tuple[Expectation, ...] = ()
     if all(a is not FAILED for a in (tasks, optimizers, schedules, analysis)):
         grid = Grid(tasks, optimizers, schedules, METRIC_CHOICES, analysis["metric"],
@@ -273,14 +297,15 @@ def validate(raw: Mapping[str, Any]) -> Config:
         "seeds": list(seeds),
         "tasks": [_task_dict(t) for t in tasks],
         "train": {
-            **train,
+            **{k: v for k, v in train.items() if k != "early_stopping"},
             "batch_size": train["batch_size"] or "full",
             "eval_every": train["eval_every"] or "epoch",
+            **_stopping_dict(train["early_stopping"]),
         },
         "lr": list(lrs),
         "optimizers": [{n: _plain(p)} for n, p in optimizers],
         "schedules": [{n: _plain(p)} for n, p in schedules],
-        "analysis": analysis,
+        "analysis": {k: v for k, v in analysis.items() if k != "rows" or v is not None},
         **({"expect": [e.to_dict() for e in expect]} if expect else {}),
     }
     return Config(name, seeds, tasks, train, lrs, optimizers, schedules, analysis, resolved, expect)
@@ -312,9 +337,12 @@ def _grid_size(axes: Sequence[Sequence[Any]]) -> None:
     n = math.prod(len(a) for a in axes)
     if n > MAX_RUNS:
         sizes = " x ".join(str(len(a)) for a in axes)
+        names = "tasks x optimizers x schedules x lr x seeds" + (
+            " x early_stopping" if len(axes) > 5 else ""
+        )
         raise ConfigError(
             "(grid)",
-            f"{n} runs (tasks x optimizers x schedules x lr x seeds = {sizes})",
+            f"{n} runs ({names} = {sizes})",
             f"at most {MAX_RUNS} runs",
             "split the study into several configs",
         )
@@ -394,6 +422,7 @@ def _train(given: Any) -> dict[str, Any]:
     if not isinstance(given, Mapping):
         raise ConfigError("train", given, "a mapping of training settings")
     given = dict(given)
+    stopping = given.pop("early_stopping", None)
     full = given.get("batch_size") == "full"
     if full:
         del given["batch_size"]
@@ -405,13 +434,84 @@ def _train(given: Any) -> dict[str, Any]:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             errors.add(ConfigError(f"train.{key}", v, f"an integer >= 1 or {word}"))
             del given[key]
-    t = errors.attempt(_section, given, TRAIN_PARAMS, "train")
+    t = errors.attempt(_section, given, (*TRAIN_PARAMS, _STOPPING_KEY), "train")
+    stops = errors.attempt(_early_stopping, stopping)
     errors.raise_if_any()
+    t["early_stopping"] = stops
     if full:
         t["batch_size"] = None
     if t["epochs"] is None and t["steps"] is None:
         raise ConfigError("train.epochs", None, "a number of epochs (or give train.steps)")
     return t
+
+
+def _early_stopping(value: Any) -> tuple[EarlyStopping | None, ...]:
+    """``train.early_stopping``: null (off), a mapping of :data:`EARLY_STOPPING_PARAMS`, or a
+    list of those (an axis); a list inside a mapping is an axis too (``{patience: [3, 10]}``)."""
+    path = "train.early_stopping"
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ConfigError(
+            path, value, "null, a mapping {patience, min_delta, restore_best} or a list"
+        )
+    errors = ErrorList()
+    out: list[EarlyStopping | None] = []
+    for i, item in enumerate(items):
+        where = f"{path}[{i}]" if isinstance(value, list) else path
+        if item is None:
+            out.append(None)
+            continue
+        if not isinstance(item, Mapping):
+            errors.add(
+                ConfigError(where, item, "null or a mapping {patience, min_delta, restore_best}")
+            )
+            continue
+        problems = check_each(EARLY_STOPPING_PARAMS, item, where)
+        for problem in problems:
+            errors.add(problem)
+        if not problems:
+            for case in expand_grid(item, EARLY_STOPPING_PARAMS, where):
+                out.append(EarlyStopping(**resolve(EARLY_STOPPING_PARAMS, case, where)))
+    errors.raise_if_any()
+    if len(set(out)) != len(out):
+        raise ConfigError(path, value, "distinct early-stopping settings")
+    return tuple(out)
+
+
+def _stopping_dict(stops: tuple[EarlyStopping | None, ...]) -> dict[str, Any]:
+    """``train.early_stopping`` in the resolved config: absent when off (the resolved config of
+    a config without it is as it was), else one setting or the list."""
+    if stops == (None,):
+        return {}
+    plain = [None if s is None else s.to_dict() for s in stops]
+    return {"early_stopping": plain[0] if len(plain) == 1 else plain}
+
+
+def _analysis(given: Any) -> dict[str, Any]:
+    """The ``analysis`` section; ``rows`` (null, or a list of :data:`ROW_PARTS`) names the parts
+    of a heatmap row, in order (:func:`lrbench.sweep.pivot.pivot`)."""
+    if not isinstance(given, Mapping):
+        raise ConfigError("analysis", given, "a mapping")
+    given = dict(given)
+    rows = given.pop("rows", None)
+    errors = ErrorList()
+    out = errors.attempt(_section, given, (*ANALYSIS_PARAMS, _ROWS_KEY), "analysis")
+    parts = errors.attempt(_row_parts, rows)
+    errors.raise_if_any()
+    out["rows"] = parts
+    return out
+
+
+def _row_parts(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    allowed = "a list of distinct row parts: " + ", ".join(ROW_PARTS)
+    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value):
+        raise ConfigError("analysis.rows", value, allowed)
+    for i, part in enumerate(value):
+        if part not in ROW_PARTS:
+            raise ConfigError(f"analysis.rows[{i}]", part, allowed, did_you_mean(part, ROW_PARTS))
+    return tuple(value)
 
 
 def _tasks(value: Any) -> tuple[TaskSpec, ...]:

@@ -50,18 +50,59 @@ class TaskSpec:
 
     @property
     def label(self) -> str:
-        """A short human name, e.g. ``digits/mlp[64]``."""
+        """A short human name, e.g. ``digits/mlp[64]``; a subsampled training split shows its
+        size: ``digits(train_size=300)/mlp[64]``."""
         extra = ""
         mp = dict(self.model_params)
         if "hidden" in mp:
             extra = "[" + "-".join(str(h) for h in mp["hidden"]) + "]"
         name = self.dataset.rsplit("/", 1)[-1]
+        n_train = dict(self.dataset_params).get("train_size")
+        if n_train is not None:
+            name += f"(train_size={n_train})"
         return f"{name}/{self.model}{extra}"
 
 
 @dataclass(frozen=True)
+class EarlyStopping:
+    """Stop a configuration whose validation loss stopped improving (Keras' and Lightning's rule).
+
+    At each evaluation (step 0 included) the validation loss ``v`` *improves* when
+    ``v < best - min_delta``; then ``best = v`` and the wait restarts at 0, else the wait grows
+    by 1. The configuration stops at the evaluation where the wait reaches ``patience`` (with
+    ``patience: 3``, improvements at evaluation 4 and none after stop it at evaluation 7).
+    With ``restore_best`` its final metrics are those of the last improving evaluation (the
+    best point), whether patience ran out or the step budget did.
+    """
+
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    @property
+    def label(self) -> str:
+        """``early_stop(patience=5)``; ``min_delta`` shown when not 0, ``restore_best=false``
+        when off."""
+        shown = [f"patience={self.patience}"]
+        if self.min_delta:
+            shown.append(f"min_delta={show(self.min_delta)}")
+        if not self.restore_best:
+            shown.append("restore_best=false")
+        return "early_stop(" + ", ".join(shown) + ")"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "restore_best": self.restore_best,
+        }
+
+
+@dataclass(frozen=True)
 class TrainSpec:
-    """Training settings shared by a group. ``batch_size=None`` means full batch."""
+    """Training settings shared by a group. ``batch_size=None`` means full batch.
+    ``early_stopping`` (None: off) is kept out of :meth:`RunSpec.to_dict` when off, so the run
+    ids of specs without it are those they had before it existed."""
 
     steps: int
     batch_size: int | None = 32
@@ -69,6 +110,7 @@ class TrainSpec:
     log_every: int = 1
     dtype: str = "float64"
     divergence_factor: float = 1e3
+    early_stopping: EarlyStopping | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +144,11 @@ class RunSpec:
                 "log_every": self.train.log_every,
                 "dtype": self.train.dtype,
                 "divergence_factor": self.train.divergence_factor,
+                **(
+                    {"early_stopping": self.train.early_stopping.to_dict()}
+                    if self.train.early_stopping is not None
+                    else {}
+                ),
             },
             "optimizer": self.optimizer,
             "optimizer_params": {k: _jsonable(v) for k, v in self.optimizer_params},
@@ -114,7 +161,8 @@ class RunSpec:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunSpec:
         """The inverse of :meth:`to_dict`."""
-        t, tr = d["task"], d["train"]
+        t, tr = d["task"], dict(d["train"])
+        stopping = tr.pop("early_stopping", None)
         task = TaskSpec(
             dataset=t["dataset"],
             model=t["model"],
@@ -126,7 +174,9 @@ class RunSpec:
         )
         return cls(
             task=task,
-            train=TrainSpec(**tr),
+            train=TrainSpec(
+                **tr, early_stopping=None if stopping is None else EarlyStopping(**stopping)
+            ),
             optimizer=d["optimizer"],
             optimizer_params=freeze(d["optimizer_params"]),
             schedule=d["schedule"],
@@ -156,6 +206,12 @@ class RunResult:
 
     ``status`` is ``ok`` or ``diverged``; ``steps_done`` the number of updates applied;
     ``diverged_at`` the step where the divergence was detected (or ``None``).
+
+    ``eval_train_accuracy`` is the accuracy on the full training split at the evaluation points
+    (NaN for regression; ``None`` in a run file written before it was recorded). With early
+    stopping, ``stopped_early`` says the patience ran out (at step ``steps_done``) and
+    ``restored_step``, with ``restore_best``, is the evaluation step whose metrics are the run's
+    final ones (:class:`EarlyStopping`).
     """
 
     spec: RunSpec
@@ -172,6 +228,9 @@ class RunResult:
     steps_per_epoch: int
     wall_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    eval_train_accuracy: np.ndarray | None = None
+    stopped_early: bool = False
+    restored_step: int | None = None
 
 
 # ---------------------------------------------------------------- labels

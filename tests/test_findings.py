@@ -35,6 +35,9 @@ def test_run_columns_are_the_documented_ones_in_order():
         "diverged_at", "initial_train_loss", "initial_val_loss", "initial_val_accuracy",
         "final_train_loss", "final_val_loss", "final_val_accuracy", "best_val_loss", "best_step",
         "best_val_accuracy", "steps_to_target", "wall_s",
+        # added by the generalization work, at the end so the columns above keep their places
+        "final_train_accuracy", "final_gap_loss", "final_gap_accuracy", "best_gap_loss",
+        "best_gap_accuracy", "stopped_early", "restored_step",
     )  # fmt: skip
 
 

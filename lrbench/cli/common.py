@@ -118,13 +118,15 @@ SetOpt = Annotated[
 
 
 def write_figures(outcome: SweepOutcome) -> SweepOutcome:
-    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
-    ``<out>/plots/``, atomically; the outcome with their paths added to its files."""
+    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`, then
+    :func:`lrbench.report.generalization.gap_figures`) into ``<out>/plots/``, atomically; the
+    outcome with their paths added to its files."""
     from lrbench.files import atomic_write  # numpy: not loaded for --help, list, init
+    from lrbench.report.generalization import gap_figures
     from lrbench.report.plots import sweep_plots
 
     paths = []
-    for figure in sweep_plots(outcome):
+    for figure in [*sweep_plots(outcome), *gap_figures(outcome)]:
         path = outcome.out_dir / "plots" / figure.name
         atomic_write(path, figure.svg)
         paths.append(path)

@@ -5,11 +5,16 @@ Every dataset is split with scikit-learn's
 (``stratify=None`` for regression) and its features are standardised with the training split's
 mean and population standard deviation, as ``StandardScaler`` does (a constant column is scaled
 by 1). The data seed is shared by every training seed, so training seeds vary only the
-initialisation and the batch order. Regression targets are left as they are.
+initialisation and the batch order. Regression targets are left as they are. A bundled
+dataset's ``train_size`` keeps that many rows of the training split, a stratified subsample
+drawn with the data seed (:func:`subsample_train`), before standardising; the validation
+split keeps every row.
 
 scikit-learn is imported inside the functions that need it: importing this module stays cheap, so
 ``lrbench --help`` and resumed sweeps never pay its ~1 s import. Loaded data is cached per process
 and its arrays are read-only, so a sweep that trains one task many times loads it once.
+
+(Over 450 lines: the registry with every generator's bounds, the split, and the disk cache.)
 """
 
 from __future__ import annotations
@@ -71,11 +76,27 @@ def _n_samples() -> Param:
 
 _SEED = Param("seed", 0, "int", "random_state of the generator", low=0, high=2**32 - 1)
 
+#: A bundled dataset's training rows: a stratified subsample of the training split drawn with
+#: the data seed (:func:`subsample_train`); the validation split keeps every row it had.
+_TRAIN_SIZE = Param(
+    "train_size",
+    None,
+    "int",
+    "keep this many training rows (a subsample drawn with data_seed); null: all",
+    low=2,
+    nullable=True,
+)
+BUNDLED = ("iris", "wine", "breast_cancer", "digits")
+
 DATASETS: dict[str, Entry] = {
-    "iris": Entry("iris", "scikit-learn load_iris: 150 x 4, 3 classes"),
-    "wine": Entry("wine", "scikit-learn load_wine: 178 x 13, 3 classes"),
-    "breast_cancer": Entry("breast_cancer", "scikit-learn load_breast_cancer: 569 x 30, 2 classes"),
-    "digits": Entry("digits", "scikit-learn load_digits: 1797 x 64 (8x8 images), 10 classes"),
+    "iris": Entry("iris", "scikit-learn load_iris: 150 x 4, 3 classes", (_TRAIN_SIZE,)),
+    "wine": Entry("wine", "scikit-learn load_wine: 178 x 13, 3 classes", (_TRAIN_SIZE,)),
+    "breast_cancer": Entry(
+        "breast_cancer", "scikit-learn load_breast_cancer: 569 x 30, 2 classes", (_TRAIN_SIZE,)
+    ),
+    "digits": Entry(
+        "digits", "scikit-learn load_digits: 1797 x 64 (8x8 images), 10 classes", (_TRAIN_SIZE,)
+    ),
     "classification": Entry(
         "classification",
         "make_classification (2 redundant features, 2 clusters a class, sklearn's defaults)",
@@ -161,6 +182,8 @@ def resolve_dataset(name: str, given: Mapping[str, Any] | None, path: str) -> di
         return resolve((), given, path)
     entry = lookup(DATASETS, name, f"{path}.dataset", "dataset (or a path ending in .csv)")
     p = resolve(entry.params, given, path)
+    if name in BUNDLED and p["train_size"] is None:
+        del p["train_size"]  # unset: the task (and its run ids) as before the parameter existed
     if "n_informative" in p and "n_informative" not in (given or {}):
         # an unset n_informative follows a smaller n_features (the resolved value is recorded)
         room = p["n_features"] - (2 if name == "classification" else 0)
@@ -299,10 +322,41 @@ def _split_standardised(
         raise ConfigError(
             "test_size", test_size, "a split that leaves data in both parts", str(err)
         ) from None
+    if params.get("train_size") is not None:
+        X_tr, y_tr = subsample_train(X_tr, y_tr, params["train_size"], task, data_seed)
     mean, scale = standardiser(X_tr)
     X_tr = (np.asarray(X_tr, dtype=np.float64) - mean) / scale
     X_va = (np.asarray(X_va, dtype=np.float64) - mean) / scale
     return X_tr, X_va, np.asarray(y_tr), np.asarray(y_va), n_classes, tuple(names)
+
+
+def subsample_train(
+    X_tr: np.ndarray, y_tr: np.ndarray, n_keep: int, task: str, data_seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_keep`` rows of a training split, drawn as scikit-learn's
+    ``train_test_split(X_tr, y_tr, train_size=n_keep, stratify=y_tr, random_state=data_seed)``
+    keeps its first part (``stratify=None`` for regression): deterministic in the data seed, and
+    stratified, so every class keeps its share. ``n_keep`` equal to the split's size keeps it
+    whole; a larger one is a :class:`ConfigError`. Features are standardised afterwards with
+    the kept rows' mean and deviation (the training split is then these rows)."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(y_tr)
+    if n_keep > n:
+        raise ConfigError("train_size", n_keep, f"at most {n}, the rows of the training split")
+    if n_keep == n:
+        return X_tr, y_tr
+    try:
+        X_keep, _, y_keep, _ = train_test_split(
+            X_tr,
+            y_tr,
+            train_size=n_keep,
+            stratify=y_tr if task == "classification" else None,
+            random_state=data_seed,
+        )
+    except ValueError as err:
+        raise ConfigError("train_size", n_keep, "a subsample with every class", str(err)) from None
+    return X_keep, y_keep
 
 
 CACHE_FORMAT = 1

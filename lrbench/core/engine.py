@@ -14,9 +14,12 @@ update rule, minibatches, divergence threshold, learning rates and plateau state
 dropped and reindexed together) and the records (:class:`_Records`: per-configuration logs and
 evaluations, and the results built from them). Step ``t`` (0-based) of the loop:
 
-1. evaluation, at ``t == 0`` and every ``eval_every`` steps: full training loss, validation
-   loss and accuracy; ``t == 0`` sets the divergence thresholds, later ones feed plateau
-   schedules; a non-finite loss stops the configuration;
+1. evaluation, at ``t == 0`` and every ``eval_every`` steps: full training loss and accuracy,
+   validation loss and accuracy; ``t == 0`` sets the divergence thresholds, later ones feed
+   plateau schedules; a non-finite loss stops the configuration; with early stopping
+   (:class:`lrbench.spec.EarlyStopping`), a configuration whose validation loss has not improved
+   for ``patience`` evaluations stops too (``stopped_early``; it leaves the stack as a diverged
+   one does, so its group shrinks and no other configuration's bits change);
 2. forward and backward pass on each row's minibatch (the minibatch loss logged for step ``t``
    is this one, before the update);
 3. fork: rows whose configurations' learning rates part at ``t`` are copied (after the pass,
@@ -42,6 +45,7 @@ from lrbench.core.data import Data
 from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
 from lrbench.core.sharing import Fork, GroupPlan, Rows, plan_group, rule_key
+from lrbench.core.stopping import Patience
 from lrbench.core.tasks import load_task_data, steps_per_epoch
 from lrbench.spec import RunResult, RunSpec, TrainSpec
 
@@ -172,9 +176,10 @@ class _Stack:
 
     Per row: parameters (``params``, each ``(rows, ...)``), update rule (``rules``), minibatch
     stream (``batches``), divergence threshold (``threshold``), learning rate of every update
-    (``row_lrs``, ``(T, rows)``) and whether a plateau schedule sets it (``plateau``, with its
-    ``tracker``). ``rows`` says which configurations ride on which row. :meth:`fork` and
-    :meth:`drop` change the rows; every per-row array follows (:meth:`_reindex`).
+    (``row_lrs``, ``(T, rows)``), whether a plateau schedule sets it (``plateau``, with its
+    ``tracker``) and early stopping's state (``patience``, :mod:`lrbench.core.stopping`).
+    ``rows`` says which configurations ride on which row. :meth:`fork` and :meth:`drop` change
+    the rows; every per-row array follows (:meth:`_reindex`).
     """
 
     def __init__(self, plan: GroupPlan, model: Model, n_train: int) -> None:
@@ -188,6 +193,9 @@ class _Stack:
         self.threshold = np.full(len(self.rows), np.inf)  # set by the evaluation at t = 0
         self.row_lrs = self.lrs[:, self.rows.lead]
         self.plateau = plan.plateau[self.rows.lead]  # plateau configurations never share a row
+        self.patience = None  # early stopping's per-row state
+        if train.early_stopping is not None:
+            self.patience = Patience(train.early_stopping, len(self.rows))
         self.tracker = None
         if plan.plateau.any():
             cols = np.flatnonzero(plan.plateau)
@@ -234,6 +242,8 @@ class _Stack:
         self.rules.keep(idx)
         self.batches.keep(idx)
         self.threshold = self.threshold[idx]
+        if self.patience is not None:
+            self.patience.keep(idx)
         if self.tracker is not None:
             position = np.cumsum(self.plateau) - 1  # row -> the tracker's column
             self.tracker.keep(position[idx[self.plateau[idx]]])
@@ -243,7 +253,8 @@ class _Stack:
 class _Records:
     """What the engine records, per configuration ``k`` (of ``plan.specs``): the minibatch loss
     and learning rate every ``log_every`` steps, the evaluations, the probe losses (LR range
-    test) and where each configuration stopped. A row's values go to every configuration on it
+    test), where each configuration stopped and, with early stopping, whether its patience ran
+    out and its best evaluation step. A row's values go to every configuration on it
     (:meth:`lrbench.core.sharing.Rows.spread`). :meth:`results` builds the run results."""
 
     def __init__(self, K: int, train: TrainSpec, per_epoch: int, probe: bool) -> None:
@@ -258,6 +269,9 @@ class _Records:
         self.train_loss = np.full((len(eval_steps), K), np.nan)
         self.val_loss = np.full((len(eval_steps), K), np.nan)
         self.val_accuracy = np.full((len(eval_steps), K), np.nan)
+        self.train_accuracy = np.full((len(eval_steps), K), np.nan)
+        self.stopped_early = np.zeros(K, dtype=bool)
+        self.best_at = np.zeros(K, dtype=np.int64)
         self.probe_loss = np.full((T, K), np.nan) if probe else None
         self.steps_done = np.full(K, T)
         self.diverged_at: list[int | None] = [None] * K
@@ -270,14 +284,32 @@ class _Records:
             self.lr[i, rows.owners] = rows.spread(lr)
 
     def evaluation(
-        self, t: int, rows: Rows, train: np.ndarray, val: np.ndarray, acc: np.ndarray | None
+        self,
+        t: int,
+        rows: Rows,
+        train: np.ndarray,
+        val: np.ndarray,
+        acc: np.ndarray | None,
+        train_acc: np.ndarray | None = None,
     ) -> None:
-        """The evaluation at step ``t``: per-row losses and accuracy."""
+        """The evaluation at step ``t``: per-row losses and accuracies."""
         i = self.eval_at[t]
         self.train_loss[i, rows.owners] = rows.spread(train)
         self.val_loss[i, rows.owners] = rows.spread(val)
         if acc is not None:
             self.val_accuracy[i, rows.owners] = rows.spread(acc)
+        if train_acc is not None:
+            self.train_accuracy[i, rows.owners] = rows.spread(train_acc)
+
+    def best_points(self, rows: Rows, best_at: np.ndarray) -> None:
+        """Early stopping's best evaluation step of each row, for its configurations."""
+        self.best_at[rows.owners] = rows.spread(best_at)
+
+    def stopped(self, configurations: list[int], t: int) -> None:
+        """These configurations' patience ran out at evaluation ``t`` (after ``t`` updates)."""
+        for k in configurations:
+            self.stopped_early[k] = True
+            self.steps_done[k] = t
 
     def probe(self, t: int, rows: Rows, loss: np.ndarray) -> None:
         """The probe loss after update ``t`` (the range test shares no row)."""
@@ -305,6 +337,8 @@ class _Records:
             extra = {}
             if self.probe_loss is not None:
                 extra["probe_loss"] = self.probe_loss[:done, k].copy()
+            es = s.train.early_stopping
+            restore = es is not None and es.restore_best and stop is None
             results.append(
                 RunResult(
                     spec=s,
@@ -321,6 +355,9 @@ class _Records:
                     steps_per_epoch=per_epoch,
                     wall_s=wall_s,
                     extra=extra,
+                    eval_train_accuracy=self.train_accuracy[:n_eval, k].copy(),
+                    stopped_early=bool(self.stopped_early[k]),
+                    restored_step=int(self.best_at[k]) if restore else None,
                 )
             )
         out = [results[0]] * len(results)
@@ -367,15 +404,22 @@ def train_group(
     with np.errstate(all="ignore"):  # overflow in a diverging configuration is expected
         for t in range(T + 1):
             if t in records.eval_at:  # 1. evaluation (t = 0 also sets the divergence thresholds)
-                tr_loss, va_loss, va_acc = _evaluate(model, stack, plan, data, t)
-                records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc)
+                tr_loss, va_loss, va_acc, tr_acc = _evaluate(model, stack, plan, data, t)
+                records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc, tr_acc)
                 if t == 0:
                     stack.threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
                 elif t < T:
                     stack.observe(va_loss, t)
                 bad = ~(np.isfinite(tr_loss) & np.isfinite(va_loss))
                 if bad.any():
-                    records.diverged(stack.drop(bad)[1], t)
+                    keep, gone = stack.drop(bad)
+                    records.diverged(gone, t)
+                    va_loss = va_loss[keep]
+                if stack.patience is not None:  # early stopping: rows out of patience leave
+                    out = stack.patience.see(va_loss, t)
+                    records.best_points(stack.rows, stack.patience.best_at)
+                    if t < T and out.any():
+                        records.stopped(stack.drop(out)[1], t)
             if t == T or not stack:
                 break
             # 2. forward and backward pass on each row's minibatch
@@ -423,30 +467,37 @@ def _as_plan(
     return group
 
 
-def _evaluate(
-    model: Model, stack: _Stack, plan: GroupPlan, data: Data, t: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Each row's full training loss, validation loss and accuracy (at ``t == 0``, each
-    distinct initialisation once)."""
+Evaluation = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+def _evaluate(model: Model, stack: _Stack, plan: GroupPlan, data: Data, t: int) -> Evaluation:
+    """Each row's full training loss, validation loss and accuracy, and training accuracy (at
+    ``t == 0``, each distinct initialisation once). The training accuracy is the argmax count
+    of the training-loss pass (no second pass; ``None`` for ``linear``)."""
     if t == 0:
         seeds = [plan.specs[k].seed for k in stack.rows.lead]
         return _evaluate_initial(model, stack.params, seeds, data)
-    tr_loss, _ = model.evaluate(stack.params, data.X_train, data.y_train, accuracy=False)
+    tr_loss, tr_acc = model.evaluate(stack.params, data.X_train, data.y_train)
     va_loss, va_acc = model.evaluate(stack.params, data.X_val, data.y_val)
-    return tr_loss, va_loss, va_acc
+    return tr_loss, va_loss, va_acc, tr_acc
 
 
 def _evaluate_initial(
     model: Model, params: list[np.ndarray], seeds: Sequence[int], data: Data
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Training loss, validation loss and accuracy of freshly initialised rows, computing each
-    distinct initialisation once (``mlp`` draws from the seed; the others start at zero)."""
+) -> Evaluation:
+    """:func:`_evaluate` of freshly initialised rows, computing each distinct initialisation
+    once (``mlp`` draws from the seed; the others start at zero)."""
     keys = list(seeds) if model.name == "mlp" else [0] * len(seeds)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     distinct = [p[first] for p in params]
-    tr_loss, _ = model.evaluate(distinct, data.X_train, data.y_train, accuracy=False)
+    tr_loss, tr_acc = model.evaluate(distinct, data.X_train, data.y_train)
     va_loss, va_acc = model.evaluate(distinct, data.X_val, data.y_val)
-    return tr_loss[inverse], va_loss[inverse], None if va_acc is None else va_acc[inverse]
+    return (
+        tr_loss[inverse],
+        va_loss[inverse],
+        None if va_acc is None else va_acc[inverse],
+        None if tr_acc is None else tr_acc[inverse],
+    )
 
 
 def _own_momentum(spec: RunSpec) -> float:

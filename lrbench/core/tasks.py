@@ -60,15 +60,17 @@ def train_size(task: TaskSpec, dtype: str = "float64") -> int:
 
     scikit-learn's ``train_test_split`` with a float ``test_size`` keeps ``n_test =
     ceil(test_size * n)`` rows for validation and ``n - n_test`` for training, stratified or
-    not (``_validate_shuffle_split``), so a dataset of known size needs no loading. A CSV file,
-    or a split that would leave a part empty, is loaded (the latter to raise the loader's clear
-    error).
+    not (``_validate_shuffle_split``), so a dataset of known size needs no loading; a bundled
+    dataset's ``train_size`` keeps that many of them (:func:`lrbench.core.data.subsample_train`).
+    A CSV file, or a split that would leave a part empty (or a ``train_size`` above the split),
+    is loaded (the latter to raise the loader's clear error).
     """
     n = dataset_size(task)
+    keep = dict(task.dataset_params).get("train_size")
     if n is not None:
         n_train = n - math.ceil(float(task.test_size) * n)
-        if 0 < n_train < n:
-            return n_train
+        if 0 < n_train < n and (keep is None or keep <= n_train):
+            return n_train if keep is None else int(keep)
     return len(load_task_data(task, dtype).y_train)
 
 

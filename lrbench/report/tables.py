@@ -25,6 +25,7 @@ from lrbench.files import jsonable
 from lrbench.report.table_model import Column, Entry, TableModel, to_markdown, to_rich
 from lrbench.spec import show
 from lrbench.sweep.findings import BestRow, Cell, RowKey
+from lrbench.sweep.gaps import GAP_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,7 +93,7 @@ def heatmap_model(outcome: SweepOutcome, task: str) -> TableModel:
         notes = (above, LEGEND)
     marks = ["*" if bound is not None and lr > bound else "" for lr in lrs]
     columns = (
-        Column("optimizer / schedule", wrap=False),
+        Column(a.row_title, wrap=False),
         *(Column(lr_text(lr), "right", wrap=False, mark=m) for lr, m in zip(lrs, marks)),
         Column("best lr", "right"),
         Column("good band", "right"),
@@ -223,7 +224,8 @@ def summary_json(outcome: SweepOutcome) -> dict[str, Any]:
                 "n_within": b.n_within, "edge": b.edge,
                 "cells": [
                     {"lr": c.lr, "mean": c.mean, "std": c.std, "ci95": c.ci95, "status": c.status,
-                     "n_diverged": c.n_diverged, "statuses": c.statuses.as_dict()}
+                     "n_diverged": c.n_diverged, "statuses": c.statuses.as_dict(),
+                     **{k: getattr(c, k) for k in GAP_COLUMNS}}
                     for c in cells
                 ],
             })  # fmt: skip
@@ -265,9 +267,12 @@ def validate_table(
             str(s.train.batch_size or "full"),
             s.train.dtype,
         )
+    stops = len(cfg.train.get("early_stopping", (None,)))
     axes = (
         f"{len(cfg.tasks)} tasks x {len(cfg.optimizers)} optimizers x {len(cfg.schedules)} "
-        f"schedules x {len(cfg.lrs)} lrs x {len(cfg.seeds)} seeds = {len(specs)} runs"
+        f"schedules x {len(cfg.lrs)} lrs x {len(cfg.seeds)} seeds"
+        + (f" x {stops} early-stopping settings" if stops > 1 else "")
+        + f" = {len(specs)} runs"
     )
     return Group(Text(f"config OK: {axes}"), table)
 

@@ -37,6 +37,8 @@ from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this
     StatusCounts,
     summary_rows,
 )
+from lrbench.sweep.gaps import GAP_METRICS, cell_gaps, final_index, run_gaps
+from lrbench.sweep.pivot import pivot
 
 #: Metric name -> direction ("min": lower is better, "max": higher is better).
 METRICS = {
@@ -46,6 +48,7 @@ METRICS = {
     "final_val_accuracy": "max",
     "best_val_accuracy": "max",
     "steps_to_target": "min",
+    **GAP_METRICS,
 }
 #: The value at step 0 each metric starts from (used by :func:`mark_slow`).
 INITIAL = {
@@ -101,12 +104,23 @@ def direction(metric: str) -> str:
 
 # ---------------------------------------------------------------- rows and labels
 def row_key(spec: RunSpec) -> RowKey:
-    """``(task, (optimizer, params), (schedule, params))``: what every lr of a row shares."""
+    """``(task, (optimizer, params), (schedule, params), early stopping)``: what every lr of a
+    row shares (the early-stopping setting is None when off)."""
     return (
         spec.task,
         (spec.optimizer, spec.optimizer_params),
         (spec.schedule, spec.schedule_params),
+        spec.train.early_stopping,
     )
+
+
+def schedule_label(spec: RunSpec, defaults: Mapping[str, Mapping[str, Any]] | None) -> str:
+    """The schedule's label (:func:`part_label`), with `` + early_stop(patience=5)`` when the run
+    stops early: rows with and without early stopping then differ in every table and CSV that
+    names a row by task, optimizer and schedule."""
+    text = part_label(spec.schedule, spec.schedule_params, defaults)
+    stopping = spec.train.early_stopping
+    return text if stopping is None else f"{text} + {stopping.label}"
 
 
 def _labels(x: RunMetrics | Cell) -> dict[str, Any]:
@@ -152,12 +166,13 @@ def run_metrics(
 ) -> RunMetrics:
     """One run's outcome and metrics (status is ``diverged``, ``unstable`` or ``ok`` here).
 
-    ``initial_*`` are at step 0; ``final_*`` at the last evaluation point (NaN for a diverged run,
-    which has no final state); ``best_val_loss``/``best_step``/``best_val_accuracy`` over the
-    finite evaluation points (for a diverged run: before it diverged). ``steps_to_target`` is the
+    ``initial_*`` are at step 0; ``final_*`` at the last evaluation point, or with early
+    stopping's ``restore_best`` at its best one (NaN for a diverged run, which has no final
+    state); ``best_val_loss``/``best_step``/``best_val_accuracy`` over the finite evaluation
+    points (for a diverged run: before it diverged). ``steps_to_target`` is the
     first evaluation step with val loss <= ``target_loss``; ``None`` if never reached, if the run
     diverged (a diverged run counts as a miss) or if ``target_loss`` is ``None``.
-    Accuracies are NaN for regression.
+    Accuracies are NaN for regression. The generalization gaps: :mod:`lrbench.sweep.gaps`.
     """
     s = result.spec
     diverged = result.status == "diverged"
@@ -166,6 +181,8 @@ def run_metrics(
     va = np.asarray(result.eval_val_loss, dtype=float)
     acc = np.asarray(result.eval_val_accuracy, dtype=float)
     status = "diverged" if diverged else "unstable" if classify_unstable(tr) else "ok"
+    fin = final_index(result)
+    opt, sched = part_label(s.optimizer, s.optimizer_params, defaults), schedule_label(s, defaults)
     ok_va, ok_acc = np.isfinite(va), np.isfinite(acc)
     best_i = int(np.argmin(np.where(ok_va, va, np.inf))) if ok_va.any() else None
     reached = None
@@ -176,9 +193,9 @@ def run_metrics(
         run_id=s.run_id,
         row=row_key(s),
         task=s.task.label,
-        optimizer=part_label(s.optimizer, s.optimizer_params, defaults),
-        schedule=part_label(s.schedule, s.schedule_params, defaults),
-        row_label=row_label(s, defaults),
+        optimizer=opt,
+        schedule=sched,
+        row_label=f"{opt} / {sched}",  # spec.row_label, with early stopping
         lr=s.lr,
         seed=s.seed,
         status=status,
@@ -187,14 +204,15 @@ def run_metrics(
         initial_train_loss=_at(tr, 0),
         initial_val_loss=_at(va, 0),
         initial_val_accuracy=_at(acc, 0),
-        final_train_loss=math.nan if diverged else _at(tr, -1),
-        final_val_loss=math.nan if diverged else _at(va, -1),
-        final_val_accuracy=math.nan if diverged else _at(acc, -1),
+        final_train_loss=math.nan if diverged else _at(tr, fin),
+        final_val_loss=math.nan if diverged else _at(va, fin),
+        final_val_accuracy=math.nan if diverged else _at(acc, fin),
         best_val_loss=math.nan if best_i is None else float(va[best_i]),
         best_step=None if best_i is None else int(step[best_i]),
         best_val_accuracy=float(acc[ok_acc].max()) if ok_acc.any() else math.nan,
         steps_to_target=reached,
         wall_s=result.wall_s,
+        **run_gaps(result, best_i),
     )
 
 
@@ -252,7 +270,8 @@ def aggregate_cells(metrics: Sequence[RunMetrics], metric: str = "final_val_loss
     half-width of the Student t 95 % interval; NaN for one value), ``median``, ``min``, ``max``.
     For ``steps_to_target`` every seed is used and a miss (or a diverged seed) is +inf, so one
     miss makes ``mean`` inf (std, ci95 NaN) and ``median`` is AlgoPerf's statistic.
-    ``score`` ranks cells: the median for ``steps_to_target``, the mean otherwise.
+    ``score`` ranks cells: the median for ``steps_to_target``, the mean otherwise. The
+    generalization means come from :func:`lrbench.sweep.gaps.cell_gaps`, whatever ``metric``.
 
     ``status``: ``diverged`` when every seed diverged (then the statistics are NaN); otherwise the
     worst status of the other seeds (ok < slow < unstable). ``partial_diverged`` flags a cell where
@@ -282,7 +301,7 @@ def aggregate_cells(metrics: Sequence[RunMetrics], metric: str = "final_val_loss
                 status=max(live, key=STATUSES.index) if live else "diverged",
                 partial_diverged=0 < counts.diverged < len(runs),
                 score=stats.median if metric == "steps_to_target" else stats.mean,
-                **stats._asdict(),
+                **stats._asdict(), **cell_gaps(runs),
             ))  # fmt: skip
     return cells
 
@@ -449,11 +468,18 @@ def analyze(
     metric: str = "final_val_loss",
     target_loss: float | None = None,
     defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    rows: Sequence[str] | None = None,
 ) -> Analysis:
-    """Run metrics, slow marks (by ``metric``, or final val loss for steps), cells, best lrs."""
+    """Run metrics, slow marks (by ``metric``, or final val loss for the others), cells, best
+    lrs. ``rows`` (``analysis.rows``) names and orders the rows (:func:`pivot`)."""
     direction(metric)
     runs = [run_metrics(r, target_loss, defaults) for r in results]
+    title = Analysis.row_title
+    if rows is not None:
+        runs, title, rank = pivot(runs, rows, defaults)
     runs = mark_slow(runs, metric if metric in INITIAL else "final_val_loss")
     cells = aggregate_cells(runs, metric)
+    if rows is not None:
+        cells.sort(key=lambda c: rank[c.row])  # stable: lrs stay ascending within a row
     best = best_per_row(cells, metric)
-    return Analysis(metric, tuple(runs), tuple(cells), tuple(best))
+    return Analysis(metric, tuple(runs), tuple(cells), tuple(best), title)

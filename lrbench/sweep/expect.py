@@ -35,6 +35,11 @@ RUN_VALUES = (
     "final_val_accuracy",
     "best_val_accuracy",
     STEPS,
+    "final_gap_loss",
+    "final_gap_accuracy",
+    "best_gap_loss",
+    "best_gap_accuracy",
+    "best_step",
 )
 
 
@@ -48,7 +53,7 @@ def runs_from(analysis: Analysis) -> list[RunFact]:
     defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
     out = []
     for m in analysis.runs:
-        task, (oname, oparams), (sname, sparams) = m.row
+        task, (oname, oparams), (sname, sparams), *_ = m.row
         names = (task_names(task), part_names(oname, oparams, defaults),
                  part_names(sname, sparams, defaults))  # fmt: skip
         values = {

@@ -6,11 +6,13 @@ and the command line read them. A *row* is all lrs of one (task, optimizer + par
 schedule + params): its ``row`` field is a hashable grouping key (:data:`RowKey`); show
 ``task``, ``optimizer``, ``schedule`` and ``row_label`` instead. Each CSV's columns are listed
 once: ``runs.csv``'s are :class:`RunMetrics`'s fields (:data:`RUN_COLUMNS`), ``summary.csv``'s
-:data:`SUMMARY_COLUMNS`.
+:data:`SUMMARY_COLUMNS`. Columns added later come at the end of both (the generalization
+columns, :mod:`lrbench.sweep.gaps`), so older columns keep their places.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -41,7 +43,8 @@ class StatusCounts:
 
 
 # ---------------------------------------------------------------- runs, cells, rows
-#: A row's grouping key, ``(task, (optimizer, params), (schedule, params))`` (``row_key``).
+#: A row's grouping key, ``(task, (optimizer, params), (schedule, params), early stopping)``
+#: (``row_key``; the early-stopping setting is None when off).
 RowKey = tuple[Any, ...]
 
 #: Field metadata of a grouping or naming field that is not a CSV column.
@@ -57,7 +60,9 @@ def _columns(cls: type) -> tuple[str, ...]:
 class RunMetrics:
     """One run's outcome and metrics (``analysis.run_metrics``, ``mark_slow``); a ``runs.csv``
     row without the spec's parts. ``row`` groups and ``row_label`` names; the other fields are
-    the columns :data:`RUN_COLUMNS`, in order. ``status`` is one of :data:`STATUSES`."""
+    the columns :data:`RUN_COLUMNS`, in order. ``status`` is one of :data:`STATUSES`. The
+    generalization fields (``final_train_accuracy`` on) are :func:`lrbench.sweep.gaps.run_gaps`'s.
+    """
 
     run_id: str
     row: RowKey = field(metadata=_NOT_A_COLUMN)
@@ -81,10 +86,19 @@ class RunMetrics:
     best_val_accuracy: float
     steps_to_target: int | None
     wall_s: float
+    final_train_accuracy: float = math.nan
+    final_gap_loss: float = math.nan
+    final_gap_accuracy: float = math.nan
+    best_gap_loss: float = math.nan
+    best_gap_accuracy: float = math.nan
+    stopped_early: bool = False
+    restored_step: int | None = None
 
     def value(self, metric: str) -> Any:
-        """A metric (``analysis.METRICS``) or an ``initial_*`` value, by name."""
-        return getattr(self, metric)
+        """A metric (``analysis.METRICS``) or an ``initial_*`` value, by name (a missing
+        ``best_step`` as NaN; ``steps_to_target`` as it is, None when missed)."""
+        v = getattr(self, metric)
+        return math.nan if v is None and metric != "steps_to_target" else v
 
     def csv_row(self) -> dict[str, Any]:
         """``{column: value}`` for :data:`RUN_COLUMNS`."""
@@ -100,7 +114,10 @@ RUN_COLUMNS = _columns(RunMetrics)
 class Cell:
     """All seeds of one (row, lr), aggregated (``analysis.aggregate_cells``): how many seeds
     (``n_seeds``), how many the statistics use (``n_used``), the statistics of ``metric`` over
-    them and ``score``, the value that ranks cells (mean, or median for steps to target)."""
+    them and ``score``, the value that ranks cells (mean, or median for steps to target). The
+    generalization fields (``final_gap_loss`` on) are means over the cell's non-diverged seeds
+    whatever the metric, and the count of runs stopped early (:func:`lrbench.sweep.gaps.cell_gaps`).
+    """
 
     row: RowKey
     task: str
@@ -123,6 +140,12 @@ class Cell:
     min: float
     max: float
     score: float
+    final_gap_loss: float = math.nan
+    final_gap_accuracy: float = math.nan
+    best_gap_loss: float = math.nan
+    best_gap_accuracy: float = math.nan
+    best_step: float = math.nan
+    n_stopped_early: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,6 +192,8 @@ SUMMARY_COLUMNS = (
     "task", "optimizer", "schedule", "lr", "metric", "n_seeds", "n_used", "n_diverged", "n_ok",
     "n_slow", "n_unstable", "status", "partial_diverged", "mean", "std", "ci95", "median", "min",
     "max", "is_best", "within_tolerance",
+    "final_gap_loss", "final_gap_accuracy", "best_gap_loss", "best_gap_accuracy", "best_step",
+    "n_stopped_early",
 )  # fmt: skip
 
 
@@ -192,12 +217,15 @@ def summary_rows(cells: Sequence[Cell], best: Sequence[BestRow]) -> list[dict[st
 @dataclass(frozen=True)
 class Analysis:
     """Everything ``analysis.analyze`` derives from a sweep's results (runs in the order given;
-    cells and best rows by row in order of first appearance, cells by lr ascending)."""
+    cells and best rows by row in order of first appearance, or in the order of
+    ``analysis.rows`` (:mod:`lrbench.sweep.pivot`), cells by lr ascending; ``row_title`` names
+    the parts of a row label)."""
 
     metric: str
     runs: tuple[RunMetrics, ...]
     cells: tuple[Cell, ...]
     best: tuple[BestRow, ...]
+    row_title: str = "optimizer / schedule"  # what a row label names (analysis.rows)
 
     @property
     def summary(self) -> list[dict[str, Any]]:

@@ -120,8 +120,9 @@ def run(
 
     defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
     analysis = analyze(
-        results, config.analysis["metric"], config.analysis["target"], defaults=defaults
-    )
+        results, config.analysis["metric"], config.analysis["target"], defaults=defaults,
+        rows=config.analysis.get("rows"),
+    )  # fmt: skip
     outcome = SweepOutcome(
         config=config,
         out_dir=out_dir,

@@ -53,8 +53,12 @@ def _array(values: Sequence[float | None]) -> np.ndarray:
 
 
 def result_to_json(result: RunResult) -> dict[str, Any]:
-    """A run file's content. Non-finite numbers are stored as null."""
-    return {
+    """A run file's content. Non-finite numbers are stored as null.
+
+    Fields added after the first runs were written come last (a file of a run without them keeps
+    every byte it had before them): ``eval.train_accuracy`` (when recorded) and, for a spec with
+    early stopping only, ``early_stopping: {stopped, restored_step}``."""
+    out: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "run_id": result.spec.run_id,
         "spec": result.spec.to_dict(),
@@ -75,6 +79,14 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
             "val_accuracy": _floats(result.eval_val_accuracy),
         },
     }
+    if result.eval_train_accuracy is not None:
+        out["eval"]["train_accuracy"] = _floats(result.eval_train_accuracy)
+    if result.spec.train.early_stopping is not None:
+        out["early_stopping"] = {
+            "stopped": result.stopped_early,
+            "restored_step": result.restored_step,
+        }
+    return out
 
 
 def _csv_floats(a: np.ndarray) -> list[str]:
@@ -106,8 +118,10 @@ def run_texts(result: RunResult) -> tuple[str, str]:
 
 
 def result_from_json(d: Mapping[str, Any]) -> RunResult:
-    """The inverse of :func:`result_to_json` (non-finite values come back as NaN)."""
+    """The inverse of :func:`result_to_json` (non-finite values come back as NaN; a file
+    written before ``eval.train_accuracy`` existed gives ``eval_train_accuracy=None``)."""
     log, ev = d["log"], d["eval"]
+    stopping = d.get("early_stopping") or {}
     return RunResult(
         spec=RunSpec.from_dict(d["spec"]),
         status=d["status"],
@@ -122,6 +136,9 @@ def result_from_json(d: Mapping[str, Any]) -> RunResult:
         eval_val_accuracy=_array(ev["val_accuracy"]),
         steps_per_epoch=d["steps_per_epoch"],
         wall_s=d["wall_s"],
+        eval_train_accuracy=_array(ev["train_accuracy"]) if "train_accuracy" in ev else None,
+        stopped_early=bool(stopping.get("stopped", False)),
+        restored_step=stopping.get("restored_step"),
     )
 
 
