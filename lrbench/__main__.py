@@ -22,7 +22,7 @@ def main() -> None:
     """Run the command line with one BLAS thread per process."""
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
-    from lrbench.cli.main import main as cli_main
+    from lrbench.cli.main import main as cli_main  # after the variables: it loads numpy
 
     cli_main()
 

@@ -42,6 +42,8 @@ class ConfigErrors(ConfigError):
     those of the first problem, so code that handles one error handles several.
     """
 
+    errors: tuple[ConfigError, ...]
+
     def __init__(self, errors: Iterable[ConfigError]) -> None:
         flat: list[ConfigError] = []
         for e in errors:

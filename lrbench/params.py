@@ -146,15 +146,15 @@ class Param:
 
 def _range_text(p: Param) -> str:
     lo, hi = p.low, p.high
-    if lo is None and hi is None:
-        return ""
     if lo is not None and hi is not None:
         left = "(" if p.low_open else "["
         right = ")" if p.high_open else "]"
         return f" in {left}{_num(lo)}, {_num(hi)}{right}"
     if lo is not None:
         return f" {'>' if p.low_open else '>='} {_num(lo)}"
-    return f" {'<' if p.high_open else '<='} {_num(hi)}"
+    if hi is not None:
+        return f" {'<' if p.high_open else '<='} {_num(hi)}"
+    return ""
 
 
 def _num(x: float) -> str:

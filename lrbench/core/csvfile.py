@@ -76,7 +76,8 @@ def _csv_rows(path: str, target: str) -> tuple[list[str], list[list[str]], list[
             if len(set(names)) != len(names):
                 dupes = sorted({h for h in names if names.count(h) > 1})
                 raise ConfigError(path, f"repeated column names {dupes}", "unique column names")
-            rows, lines = [], []
+            rows: list[list[str]] = []
+            lines: list[int] = []
             for row in reader:
                 if not any(cell.strip() for cell in row):
                     continue

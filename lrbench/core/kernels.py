@@ -11,9 +11,11 @@ assignment, e.g. a test's monkeypatch, switches every rule); the models bind it 
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -28,11 +30,16 @@ def usable(module: ModuleType | None) -> ModuleType | None:
     return module
 
 
-try:
-    from lrbench.core import _fused as compiled
-except ImportError:  # pragma: no cover - built without a C compiler
-    compiled = None
-compiled = usable(compiled)
+def _load() -> ModuleType | None:
+    try:
+        return importlib.import_module("lrbench.core._fused")
+    except ImportError:  # pragma: no cover - built without a C compiler
+        return None
+
+
+# Any: a C extension has no type stubs, and its callers test fits() or their own flag (made
+# once per call, not per use) rather than the module; tests also put a spy here.
+compiled: Any = usable(_load())
 if os.environ.get("LRBENCH_FUSED") == "0":
     compiled = None
 

@@ -232,7 +232,7 @@ class Model:
                     picked = np.empty((g, len(yc)), dtype=out.dtype)
                     hits = np.zeros(g, dtype=np.int64) if accuracy else None
                     _fused.class_shift(out, labels, picked, hits, g, C)
-                    if accuracy:
+                    if hits is not None:  # counted when accuracy is asked for
                         correct[k0 : k0 + group] += hits
                     shifted = out
                 else:

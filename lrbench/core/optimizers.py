@@ -247,7 +247,7 @@ class Optimizer:
         lr = np.asarray(lr, dtype=np.float64)
         mom = None if momentum is None else np.asarray(momentum, dtype=np.float64)
         kinds = rule.kinds(mom)
-        if kinds is None or np.all(kinds == kinds[:1]):
+        if kinds is None or mom is None or np.all(kinds == kinds[:1]):  # kinds: only with mom
             rule.step(params, grads, k, lr, mom)
             return
         # Rows torch treats differently this step run as separate stacks (the arithmetic is

@@ -50,8 +50,10 @@ def curve_rows(outcome: Outcome) -> list[dict[str, Any]]:
             ema = sg.ema(c[: s.rows], st.smooth_beta)
             smooth = sg.smooth_usable(c, stop_step=stop, window=st.window())
             for t in range(s.rows):
-                values = (p.task.label, p.label, s.seed, t, lrs[t], s.probe_post[t], s.batch_pre[t])
-                values += (ema[t], smooth[t], stop is not None and t >= stop)
+                values = (
+                    p.task.label, p.label, s.seed, t, lrs[t], s.probe_post[t], s.batch_pre[t],
+                    ema[t], smooth[t], stop is not None and t >= stop,
+                )  # fmt: skip
                 rows.append(dict(zip(CURVE_COLUMNS, values)))
     return rows
 

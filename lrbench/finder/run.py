@@ -32,11 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lrbench.config import Config
+from lrbench.core.engine import train_group
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.sharing import group_key
+from lrbench.core.tasks import load_task_data, optimizer_bound, stability_bound
 from lrbench.finder import suggest as sg
 from lrbench.finder.settings import Settings
-from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze
+from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, part_label, registry_defaults
 
 PROBE_SALT = 12345
 DISAGREE_RATIO = 10.0
@@ -119,8 +124,6 @@ def stability_cap(
     (:func:`lrbench.core.tasks.optimizer_bound`). For least squares the bound is exact; for
     logistic regression ``L`` bounds the curvature everywhere, so the cap is where stability is
     guaranteed, not where it ends."""
-    from lrbench.core.tasks import optimizer_bound
-
     if two_over_l is None or (batch_size is not None and batch_size < n_train):
         return None
     cap = optimizer_bound(two_over_l, optimizer, params)
@@ -177,14 +180,6 @@ def run(config: Config, settings: Settings) -> Outcome:
     are ignored. Each run's spec has schedule ``constant`` and ``lr = start_lr`` (the engine's
     ``lr_table`` replaces both).
     """
-    from threadpoolctl import threadpool_limits
-
-    from lrbench.core.engine import train_group
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.sharing import group_key
-    from lrbench.core.tasks import load_task_data, stability_bound
-    from lrbench.spec import part_label, registry_defaults
-
     warnings = settings.warnings()
     n = settings.num_iter
     lrs = sg.ramp(settings.start_lr, settings.end_lr, n, settings.mode)

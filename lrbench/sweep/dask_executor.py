@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy
 from distributed import (
     CancelledError,
     Client,
@@ -40,6 +41,7 @@ from distributed import (
 )
 
 from lrbench import __version__
+from lrbench.core.data import sklearn_version
 from lrbench.core.sharing import GroupPlan
 from lrbench.errors import LrbenchError
 from lrbench.sweep.executor import (
@@ -94,10 +96,6 @@ class IgnoreCtrlC(WorkerPlugin):
 def worker_versions() -> dict[str, str | None]:
     """The versions that decide a run's bits, where this runs (each worker must match the
     client): lrbench, numpy, and scikit-learn (it makes the datasets and their splits)."""
-    import numpy
-
-    from lrbench.core.data import sklearn_version
-
     return {"lrbench": __version__, "numpy": numpy.__version__, "scikit-learn": sklearn_version()}
 
 

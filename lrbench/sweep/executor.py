@@ -15,6 +15,7 @@ run in parallel with training elsewhere, and local workers also write the file.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import queue
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
 
 import numpy as np
 
@@ -38,7 +40,7 @@ from lrbench.sweep.store import ResultsDir, run_texts
 Event = tuple[str, object]
 OnEvent = Callable[[str, object], None]
 
-_worker_queue = None
+_worker_queue: Queue[int] | None = None  # a local worker's channel for progress (row steps)
 
 
 def limit_blas_threads() -> None:
@@ -48,7 +50,7 @@ def limit_blas_threads() -> None:
     step's temporaries are a few MB, and trimming and faulting them back in each step made an
     MLP step about twice as slow. (Linux/glibc only; elsewhere nothing changes.)
     """
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # ~9 ms; lrbench validate imports this module
 
     threadpool_limits(1)
     _keep_freed_memory()
@@ -57,8 +59,6 @@ def limit_blas_threads() -> None:
 def _keep_freed_memory() -> None:
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
     try:
         # The process's own symbols, libc's among them (ctypes.util.find_library("c") would
         # run ldconfig in a subprocess: about 20 ms in every worker).
@@ -324,8 +324,7 @@ def train_chunk(
         run_file, curves = run_texts(r)
         if store is not None:
             store.save(r, run_file)
-            run_file = None
-        out.append(Finished(r, curves, run_file))
+        out.append(Finished(r, curves, None if store is not None else run_file))
     return out
 
 
@@ -375,7 +374,7 @@ class LocalExecutor(Executor):
         """Nothing to free: each :meth:`run`'s process pool ends with it."""
 
 
-def _init_worker(q) -> None:  # pragma: no cover - runs in a child process
+def _init_worker(q: Queue[int]) -> None:  # pragma: no cover - runs in a child process
     global _worker_queue
     _worker_queue = q
     limit_blas_threads()
@@ -388,7 +387,7 @@ def _run_in_worker(
     return train_chunk(chunk, q.put if q is not None else None, store)
 
 
-def _drain(q, emit: OnEvent) -> None:
+def _drain(q: Queue[int], emit: OnEvent) -> None:
     while True:
         try:
             n = q.get_nowait()

@@ -24,7 +24,7 @@ def open_executor(kind: str = "local", jobs: int = 1, address: str | None = None
     if kind == "dask":
         if importlib.util.find_spec("distributed") is None:
             raise LrbenchError(DASK_MISSING)
-        from lrbench.sweep.dask_executor import DaskExecutor
+        from lrbench.sweep.dask_executor import DaskExecutor  # distributed: optional, ~1 s
 
         return DaskExecutor(address, jobs)
     raise LrbenchError(f"executor {kind!r}: expected one of {', '.join(EXECUTORS)}")

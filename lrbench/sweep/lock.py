@@ -22,8 +22,11 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from filelock import FileLock, Timeout
+
+from lrbench import safeyaml
 from lrbench.errors import LrbenchError
 
 LOCK_NAME = ".lrbench.lock"
@@ -34,8 +37,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 @contextlib.contextmanager
 def results_folder(folder: Path, name: str) -> Iterator[Path]:
     """Hold ``folder`` for the sweep of config ``name`` (see the module docstring)."""
-    from filelock import FileLock, Timeout
-
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -69,15 +70,13 @@ def holding_results_lock(default_out: Callable[[Any], Path]) -> Callable[[F], F]
             with results_folder(folder, config.name):
                 return run(config, *args, out=out, **kwargs)
 
-        return locked  # type: ignore[return-value]
+        return cast(F, locked)  # run's own signature: locked passes every argument on
 
     return decorate
 
 
 def _check_owner(folder: Path, name: str) -> None:
     """Refuse a folder whose ``config.yaml`` names another config."""
-    from lrbench import safeyaml
-
     path = folder / "config.yaml"
     if not path.is_file():
         return

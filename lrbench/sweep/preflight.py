@@ -9,9 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from lrbench.core.data import Data
 from lrbench.core.memory import MemoryPlan, Shape, machine_memory, plan
+from lrbench.core.sharing import group_key
+from lrbench.core.tasks import load_task_data
 from lrbench.errors import FAILED, ConfigError, ErrorList, LrbenchError
 from lrbench.spec import RunSpec
+from lrbench.sweep.executor import MAX_WIDTH
 
 
 def preflight(specs: Sequence[RunSpec], jobs: int) -> MemoryPlan:
@@ -21,10 +25,6 @@ def preflight(specs: Sequence[RunSpec], jobs: int) -> MemoryPlan:
     a batch larger than a task's training rows, and :class:`LrbenchError` with the estimate when
     the planned memory exceeds the machine's (:func:`lrbench.core.memory.machine_memory`).
     """
-    from lrbench.core.sharing import group_key
-    from lrbench.core.tasks import load_task_data
-    from lrbench.sweep.executor import MAX_WIDTH
-
     groups: dict[tuple, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(group_key(s), []).append(s)
@@ -58,7 +58,7 @@ def preflight(specs: Sequence[RunSpec], jobs: int) -> MemoryPlan:
     return memory
 
 
-def _shape(group: Sequence[RunSpec], data, max_width: int) -> Shape:
+def _shape(group: Sequence[RunSpec], data: Data, max_width: int) -> Shape:
     """The :class:`Shape` of one lockstep group on its loaded data."""
     first = group[0]
     train = first.train

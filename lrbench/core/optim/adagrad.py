@@ -19,7 +19,7 @@ class Constants(NamedTuple):
     eps: np.ndarray
 
 
-class Adagrad(Rule):
+class Adagrad(Rule[Constants]):
     """``torch.optim.Adagrad`` over a stack (torch 2.13, ``_single_tensor_adagrad``), step
     k = 1, 2, ... (under each line, torch's code)::
 

@@ -60,7 +60,7 @@ class Step(NamedTuple):
     decay: np.ndarray | None  # decoupled: 1 - lr * weight_decay
 
 
-class Adam(Rule):
+class Adam(Rule[Constants]):
     """``torch.optim.Adam`` over a stack (torch 2.13, ``_single_tensor_adam``), step k = 1, 2, ...
     (under each line, torch's code)::
 
@@ -130,7 +130,18 @@ class AdamW(Adam):
     decoupled = True
 
 
-def moments(p, g, s, m, v, b1c, b2c, b2, wd, decay) -> None:
+def moments(
+    p: np.ndarray,
+    g: np.ndarray,
+    s: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    b1c: np.ndarray,
+    b2c: np.ndarray,
+    b2: np.ndarray,
+    wd: np.ndarray | None,
+    decay: np.ndarray | None,
+) -> None:
     """Adam's and NAdam's start, in place: weight decay (``decay``: decoupled, ``wd``: L2),
     ``m = m + (g - m) * (1 - beta1)``, ``v = v * beta2 + (g * (1 - beta2)) * g``."""
     if decay is not None:
@@ -146,13 +157,25 @@ def moments(p, g, s, m, v, b1c, b2c, b2, wd, decay) -> None:
     np.add(v, s, out=v)
 
 
-def _compiled(params, grads, state, scratch, o: Step) -> None:
+def _compiled(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    state: list[dict[str, np.ndarray]],
+    scratch: list[np.ndarray],
+    o: Step,
+) -> None:
     """The kernel (no amsgrad): the operations of :func:`_numpy`, in one pass over each array."""
     for p, g, st in zip(params, grads, state, strict=True):
         kernels.compiled.adam(p, g, st["exp_avg"], st["exp_avg_sq"], *o)
 
 
-def _numpy(params, grads, state, scratch, o: Step) -> None:
+def _numpy(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    state: list[dict[str, np.ndarray]],
+    scratch: list[np.ndarray],
+    o: Step,
+) -> None:
     for p, g, st, s in zip(params, grads, state, scratch, strict=True):
         m, v = st["exp_avg"], st["exp_avg_sq"]
         moments(p, g, s, m, v, o.b1c, o.b2c, o.b2, o.wd, o.decay)

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
 Hyperparameters = Sequence[Mapping[str, Any]]
+
+# A rule's constants: a NamedTuple of float64 vectors and operands (or None), see above.
+C = TypeVar("C", bound=NamedTuple)
 
 
 def vector(hparams: Hyperparameters, name: str) -> np.ndarray:
@@ -44,11 +47,12 @@ def operand(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=dtype).reshape(-1, 1, 1)
 
 
-def _take(c: NamedTuple, idx: np.ndarray) -> Any:
-    return type(c)(*(None if v is None else v[idx] for v in c))
+def _take(c: C, idx: np.ndarray) -> C:
+    """The constants of configurations ``idx`` (each vector or operand indexed, None kept)."""
+    return c._make(None if v is None else v[idx] for v in c)
 
 
-class Rule:
+class Rule(Generic[C]):
     """The stacked state of one update rule (see the module docstring); subclasses add ``step``.
 
     ``step(params, grads, k, lr, mom)`` updates ``params`` in place (``grads`` may be
@@ -59,7 +63,7 @@ class Rule:
     def __init__(
         self,
         params: Sequence[np.ndarray],
-        c: NamedTuple,
+        c: C,
         state: list[dict[str, np.ndarray]],
         rows: dict[str, np.ndarray] | None = None,
     ) -> None:
@@ -92,13 +96,13 @@ class Rule:
         self.rows = {n: v[idx] for n, v in self.rows.items()}
         self.scratch = [np.empty((idx.size, *s.shape[1:]), dtype=s.dtype) for s in self.scratch]
 
-    def take(self, idx: np.ndarray) -> Rule:
+    def take(self, idx: np.ndarray) -> Rule[C]:
         """A copy holding configurations ``idx`` only (this rule is left as it is)."""
         part = copy.copy(self)
         part.keep(idx)
         return part
 
-    def put(self, idx: np.ndarray, part: Rule) -> None:
+    def put(self, idx: np.ndarray, part: Rule[C]) -> None:
         """Write the state of ``part`` (from :meth:`take` with the same ``idx``) back."""
         for st, part_st in zip(self.state, part.state, strict=True):
             for n, v in part_st.items():

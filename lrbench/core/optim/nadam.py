@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrbench.core.optim.adam import constants, moments
+from lrbench.core.optim.adam import Constants, constants, moments
 from lrbench.core.optim.base import Hyperparameters, Rule, operand
 
 
-class NAdam(Rule):
+class NAdam(Rule[Constants]):
     """``torch.optim.NAdam`` over a stack (torch 2.13, ``_single_tensor_nadam``), step k = 1, 2, ...
     (under each line, torch's code)::
 
@@ -56,6 +56,7 @@ class NAdam(Rule):
         beta1 = c.beta1 if mom is None else mom
         b1c = c.b1c if mom is None else operand(1 - mom, dtype)
         psi = c.momentum_decay
+        assert psi is not None  # always there for NAdam (constants() finds it in the hparams)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (k * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((k + 1) * psi))
         self.rows["mu_product"] = prod = self.rows["mu_product"] * mu

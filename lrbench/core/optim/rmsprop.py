@@ -17,10 +17,10 @@ class Constants(NamedTuple):
     alpha1: np.ndarray  # 1 - alpha
     eps: np.ndarray
     wd: np.ndarray | None  # weight_decay
-    mu: np.ndarray | None  # momentum (under cycle_momentum each step brings its own)
+    mu: np.ndarray  # momentum (under cycle_momentum each step brings its own)
 
 
-class RMSprop(Rule):
+class RMSprop(Rule[Constants]):
     """``torch.optim.RMSprop`` over a stack (torch 2.13, ``_single_tensor_rmsprop``), under
     each line torch's code::
 

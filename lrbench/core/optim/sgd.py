@@ -30,7 +30,7 @@ class Step(NamedTuple):
     nesterov: bool
 
 
-class SGD(Rule):
+class SGD(Rule[Constants]):
     """``torch.optim.SGD`` over a stack (torch 2.13, ``_single_tensor_sgd``), step k = 1, 2, ...
     (under each line, torch's code)::
 
@@ -98,22 +98,37 @@ class SGD(Rule):
             first,
             use and self.nesterov,
         )
-        buffers = [st["momentum_buffer"] if use else None for st in self.state]
+        buffers: Buffers = [st["momentum_buffer"] if use else None for st in self.state]
         update = _compiled if kernels.fits(self.dtype, params, grads) else _numpy
         update(params, grads, buffers, self.scratch, o)
 
 
-def _compiled(params, grads, buffers, scratch, o: Step) -> None:
+Buffers = list[np.ndarray | None]  # each parameter's momentum buffer, None without one
+
+
+def _compiled(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    buffers: Buffers,
+    scratch: list[np.ndarray],
+    o: Step,
+) -> None:
     """The kernel: the operations of :func:`_numpy`, in one pass over each array."""
     for p, g, b in zip(params, grads, buffers, strict=True):
         kernels.compiled.sgd(p, g, b, *o)
 
 
-def _numpy(params, grads, buffers, scratch, o: Step) -> None:
+def _numpy(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    buffers: Buffers,
+    scratch: list[np.ndarray],
+    o: Step,
+) -> None:
     for p, g, b, s in zip(params, grads, buffers, scratch, strict=True):
         if o.wd is not None:
             add_l2(p, g, s, o.wd)
-        if b is not None:
+        if b is not None and o.mu is not None:  # a buffer this step (the step sets both or none)
             if o.first:
                 np.copyto(b, g)
             else:
