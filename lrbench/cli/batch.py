@@ -130,7 +130,7 @@ def show_checks(checks: Sequence[Any], fmt: Format, *, batch: bool = False) -> N
                 rows = changed if batch else None
                 console.print(report.rich_table(report.comparison_model(c.comparison, rows=rows)))
             for line in report.comparison_lines(c.comparison):
-                console.print(f"{c.name}: {line}", soft_wrap=True)
+                console.print(f"{c.name}: {line}")
         if c.baseline_note:
             console.print(c.baseline_note)
 
@@ -309,7 +309,7 @@ def compare(
         console = stdout()
         console.print(report.rich_table(report.comparison_model(result)))
         for line in report.comparison_lines(result):
-            console.print(line, soft_wrap=True)
+            console.print(line)
     append_step_summary(lambda: compare_summary(result))
     if result.regressions:
         raise typer.Exit(EXIT_EXPECTATIONS)

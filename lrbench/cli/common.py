@@ -36,10 +36,17 @@ class ScheduleFormat(str, Enum):
     csv = "csv"
 
 
+#: The width tables are fitted to when stdout is not a terminal (a pipe, a file, a CI log) and
+#: ``COLUMNS`` does not say otherwise: wide enough for a 3-seed heatmap of 7 lrs in full.
+PIPE_WIDTH = 200
+
+
 def stdout() -> Console:
+    """The console for results: its terminal's width (tables fit it, see
+    :func:`lrbench.report.table_model.fit`); ``COLUMNS`` when set; else :data:`PIPE_WIDTH`."""
     console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console.width = 200  # logs and pipes: do not squeeze wide tables to 80 columns
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = PIPE_WIDTH  # logs and pipes: do not squeeze wide tables to 80 columns
     return console
 
 

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from lrbench.cli.common import user_errors
+from lrbench.cli.common import stdout, user_errors
 from lrbench.files import atomic_write
 from lrbench.finder.settings import PARAM, Settings, resolve
 from lrbench.params import Param, flag
@@ -301,19 +301,23 @@ def _show(
 ) -> None:
     """Warnings on stderr; on stdout ``summary.json`` alone (``as_json``), or per task x optimizer
     the suggestion table and text chart, then the next command and the files written."""
-    from lrbench.finder.output import summary_json
-    from lrbench.report.findlr import pair_chart, suggestion_table
+    from lrbench.finder.output import summary, summary_json
+    from lrbench.report.findlr import pair_chart
+    from lrbench.report.findlr_tables import suggestion_model
+    from lrbench.report.table_model import to_rich
 
     for w in outcome.warnings:
         _stderr().print(Text("warning: " + w, style="yellow"))
     if as_json:
         sys.stdout.write(summary_json(outcome, out_dir, command))
         return
-    console = Console(highlight=False, soft_wrap=False)
+    console = stdout()
     plain = not (console.encoding or "").lower().startswith("utf")
-    for pair in outcome.pairs:
-        console.print(suggestion_table(pair, outcome))
-        for line in pair_chart(pair, outcome, ascii_only=plain):
+    width = max(20, min(60, console.width - 20))  # the chart's axis labels take 20 more
+    data = summary(outcome)
+    for pair, item in zip(outcome.pairs, data["results"]):
+        console.print(to_rich(suggestion_model(item, data["settings"])))
+        for line in pair_chart(pair, outcome, ascii_only=plain, width=width):
             console.print(Text(line))
         console.print()
     if command:
@@ -321,4 +325,4 @@ def _show(
     else:
         console.print(Text("no recommendation: no method produced a learning rate (see the notes)"))
     names = ", ".join(f.name for f in files)
-    console.print(Text(f"files: {out_dir}/ ({names})"), soft_wrap=True)
+    console.print(Text(f"files: {out_dir}/ ({names})"))
