@@ -302,7 +302,7 @@ def test_figure_modules_do_not_import_matplotlib(module):
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_sweep_writes_four_svg_figures(tmp_path: Path):
+def test_sweep_writes_every_svg_figure(tmp_path: Path):
     # the small CI grid of tests/test_cli.py::small, with plots
     out = tmp_path / "p"
     args = ["sweep", CI, "--out", str(out), "--quiet", "--jobs", "1",
@@ -311,6 +311,7 @@ def test_sweep_writes_four_svg_figures(tmp_path: Path):
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in (out / "plots").iterdir())
     assert names == ["curves-iris-logreg.svg", "curves-moons-mlp-16.svg",
+                     "loss-iris-logreg.svg", "loss-moons-mlp-16.svg", "schedules.svg",
                      "sensitivity-iris-logreg.svg", "sensitivity-moons-mlp-16.svg"]  # fmt: skip
     rows = ["sgd / constant", "sgd / step(milestones=[0.5])", "adam / constant",
             "adam / step(milestones=[0.5])"]  # fmt: skip

@@ -189,8 +189,14 @@ def schedule(
     fmt: Annotated[
         ScheduleFormat, typer.Option("--format", "-f", help="table or csv (step,lr rows).")
     ] = ScheduleFormat.table,
+    plot: Annotated[
+        Path | None,  # noqa: UP007
+        typer.Option(
+            "--plot", help="Also draw the schedule into this SVG file.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Print the learning rate at every step of a schedule."""
+    """Print the learning rate at every step of a schedule (and draw it with --plot)."""
     from lrbench.config import parse_value
     from lrbench.core import schedules
     from lrbench.params import Param
@@ -210,6 +216,12 @@ def schedule(
             )
         table = schedules.lr_table(name, params, lr, steps)
         moms = schedules.momentum_table(name, params, steps)
+        if plot is not None:
+            from lrbench.files import atomic_write
+            from lrbench.report.plots import schedule_figure
+
+            atomic_write(plot, schedule_figure(name, params, lr, table, moms))
+            stderr().print(f"wrote {plot}", soft_wrap=True)
     if fmt is ScheduleFormat.csv:
         head = "step,lr,momentum" if moms is not None else "step,lr"
         lines = [head]

@@ -406,13 +406,13 @@ def schedule_model(
     moms: np.ndarray | None,
 ) -> TableModel:
     """``lrbench schedule``: the lr (and cycled momentum) at every step, 6 significant figures,
-    one notation for the table (fixed unless a value is below 1e-6 or above 1e6)."""
+    one notation for the table (fixed unless a value is below 1e-9 or above 1e6)."""
     shown = ", ".join(f"{k}={show(v)}" for k, v in params.items())
     columns = [Column("step", "right", wrap=False, key=True), Column("lr", "right", wrap=False)]
     series = [table_values] + ([moms] if moms is not None else [])
     if moms is not None:
         columns.append(Column("momentum", "right", wrap=False))
-    style = notation([float(v) for col in series for v in col], low=1e-6)
+    style = notation([float(v) for col in series for v in col], low=1e-9)
     rows = tuple(
         (Entry(str(t)), *(Entry(_six(float(col[t]), style)) for col in series))
         for t in range(len(table_values))
