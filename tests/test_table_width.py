@@ -179,6 +179,7 @@ def test_other_commands_fit(outcome, width, tmp_path: Path):
         "list": cli(width, "list"),
         "schedule": cli(width, "schedule", "onecycle", "--steps", "30", "--lr", "0.3"),
         "compare": cli(width, "compare", folder, folder),
+        "report": cli(width, "report", folder, "--out", str(tmp_path / "r")),
     }
     checks = check_sweep(outcome, "wide.yaml", None, None)
     outputs["batch"] = render(rich_table(batch_model([checks])), width)

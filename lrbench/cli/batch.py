@@ -28,7 +28,7 @@ from lrbench.cli.common import (
     stderr,
     stdout,
     user_errors,
-    write_figures,
+    write_report,
 )
 from lrbench.errors import LrbenchError
 
@@ -233,7 +233,11 @@ def batch(
         bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
     ] = False,
     plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Write SVG figures to <out>/plots.")
+        bool,
+        typer.Option(
+            "--plots/--no-plots",
+            help="Write the SVG figures to <out>/plots and report.html and report.md to <out>.",
+        ),
     ] = True,
     check: CheckOpt = False,
     baseline: BaselineOpt = None,
@@ -267,7 +271,7 @@ def batch(
             if progress:
                 progress.close()
             if plots:
-                outcome = write_figures(outcome)
+                outcome = write_report(outcome)
             checks.append(opts.run_checks(outcome, str(path)))
     if fmt is Format.json:
         sys.stdout.write(json.dumps(batch_json(checks), indent=2) + "\n")

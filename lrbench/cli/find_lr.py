@@ -266,8 +266,9 @@ def _run(config: Config, settings: Settings) -> Outcome:
 def _write(
     outcome: Outcome, out_dir: Path, config: Path | None, overrides: Sequence[str], plot: bool
 ) -> tuple[str | None, list[Path]]:
-    """Write the results and, with ``plot``, ``plot.svg``; return the next sweep command and the
-    files. The command runs ``config`` with ``overrides`` if given, else the written config."""
+    """Write the results, ``plot.svg`` (with ``plot``), ``report.html`` and ``report.md``; return
+    the next sweep command and the files. The command runs ``config`` with ``overrides`` if
+    given, else the written config."""
     from lrbench.finder import output
     from lrbench.report.findlr import figure
 
@@ -276,10 +277,30 @@ def _write(
     else:
         command = output.sweep_command(outcome, out_dir / "config.yaml")
     files = output.write(outcome, out_dir, command)
-    if plot:
+    svg = figure(outcome) if plot else None
+    if svg is not None:
         files.append(out_dir / "plot.svg")
-        atomic_write(files[-1], figure(outcome))
-    return command, files
+        atomic_write(files[-1], svg)
+    return command, files + _write_report(outcome, out_dir, command, svg)
+
+
+def _write_report(
+    outcome: Outcome, out_dir: Path, command: str | None, svg: str | None
+) -> list[Path]:
+    """``report.html`` and ``report.md`` in the results folder (with the figure if drawn)."""
+    import yaml
+
+    from lrbench.finder.output import summary
+    from lrbench.report.html import findlr_html
+    from lrbench.report.markdown_page import findlr_markdown
+    from lrbench.report.results import FindLrFolder
+
+    config = yaml.safe_dump(outcome.config.raw, sort_keys=False)
+    folder = FindLrFolder(summary(outcome, out_dir, command), config, svg, out_dir)
+    paths = [out_dir / "report.html", out_dir / "report.md"]
+    atomic_write(paths[0], findlr_html(folder))
+    atomic_write(paths[1], findlr_markdown(folder))
+    return paths
 
 
 # ------------------------------------------------------------------------------ printing

@@ -17,8 +17,8 @@ a figure to every sweep (and to ``report.html``) is one decorated function. The 
   seed, on a log axis from the lowest loss (at most 6 decades down) to 10 x the highest initial
   loss (values beyond are clipped at the edge). A diverged run is drawn up to the step where it diverged and marked
   there with an x. The training loss is the minibatch loss averaged over bins of
-  ``ceil(steps / 150)`` consecutive steps (at most 150 points a line: a 900-step run is drawn
-  as 150 means of 6 steps), which also smooths the minibatch noise.
+  ``ceil(steps / 60)`` consecutive steps (at most 60 points a line: a 900-step run is drawn
+  as 60 means of 15 steps), which also smooths the minibatch noise.
 - ``schedules.svg``: the learning rate, as a multiple of the swept lr, against the step for
   every schedule of the config (over the first task's run length).
 
@@ -210,7 +210,7 @@ def _curves(outcome: SweepOutcome, task: str, colors: dict[RowKey, str]) -> str:
 # ------------------------------------------------------------------------------ loss curves
 
 #: The most points a training-loss line is drawn with (consecutive steps are averaged).
-MAX_POINTS = 150
+MAX_POINTS = 60
 
 #: The most decades a loss panel spans (a memorised minibatch can reach a loss of 1e-17).
 DECADES = 6
@@ -363,10 +363,13 @@ def schedule_figures(outcome: SweepOutcome) -> list[Figure]:
     if config is None or not getattr(config, "schedules", None) or not config.tasks:
         return []
     steps = config.train_spec(config.tasks[0]).steps
-    svg = schedule_chart(config.schedules, steps).to_svg()
+    task = config.tasks[0].label
+    chart = schedule_chart(config.schedules, steps, title=f"schedules over {steps} steps ({task})")
     caption = (
-        f"the learning rate of each schedule, as a multiple of the swept lr, over {steps} steps"
+        f"the learning rate of each schedule, as a multiple of the swept lr, over the {steps} "
+        f"steps of {task}"
     )
+    svg = chart.to_svg()
     return [Figure("schedules.svg", svg, caption, None)]
 
 

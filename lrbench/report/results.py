@@ -129,3 +129,17 @@ def read_findlr(folder: Path) -> FindLrFolder:
         figure=plot.read_text(encoding="utf-8") if plot.is_file() else None,
         out_dir=folder,
     )
+
+
+def finished_folder(outcome: SweepOutcome) -> SweepFolder:
+    """The folder of a sweep that just finished: every run there, its manifest and config as
+    the sweep wrote them."""
+    folder = Path(outcome.out_dir)
+    manifest = _json(folder / "manifest.json")
+    config = folder / "config.yaml"
+    return SweepFolder(
+        outcome=outcome,
+        expected=len(outcome.results),
+        manifest=manifest if isinstance(manifest, dict) else {},
+        config_text=config.read_text(encoding="utf-8") if config.is_file() else "",
+    )

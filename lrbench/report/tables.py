@@ -257,6 +257,8 @@ def status_line(outcome: SweepOutcome) -> str:
     counts = outcome.analysis.statuses.as_dict(nonzero=True)
     parts = ", ".join(f"{n} {s}" for s, n in counts.items())
     plots = ", plots/" if any(p.parent.name == "plots" for p in outcome.files) else ""
+    if any(p.name == "report.html" for p in outcome.files):
+        plots += ", report.html, report.md"
     return (
         f"{len(outcome.results)} runs ({outcome.n_trained} trained, {outcome.n_resumed} resumed): "
         f"{parts}. Results in {outcome.out_dir}/ (runs.csv, curves.csv, summary.csv{plots})"
