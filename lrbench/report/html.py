@@ -38,6 +38,30 @@ CELL_CSS = {
     "strong": "font-weight:bold",
 }
 
+#: What each run status means (README "Run outcomes"), best to worst; the HTML report shows it.
+STATUS_DEFINITIONS = (
+    ("ok", "none of the below"),
+    (
+        "slow",
+        "stable, at a learning rate below the best of its row, and it closed less than 75 % of "
+        "the gap between the initial metric and the best run's metric (compared within the "
+        "same seed)",
+    ),
+    (
+        "unstable",
+        "finished, but its full training loss (at evaluation points) spiked, some point "
+        "exceeding 1.5 x the lowest value before it (by more than 0.1 % of the initial loss), "
+        "or oscillated, changing direction at least 3 times with moves larger than 20 % of "
+        "the loss",
+    ),
+    (
+        "diverged",
+        "the minibatch loss became non-finite, or exceeded divergence_factor (default 1000) x "
+        "the initial full training loss, or an evaluation loss became non-finite; the run "
+        "stopped there (a result with the step where it diverged)",
+    ),
+)
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;
 background:#fff;line-height:1.45}
@@ -210,7 +234,7 @@ def status_model(folder: SweepFolder) -> TableModel:
     style = {"ok": "", "slow": "dim", "unstable": "warn", "diverged": "bad"}
     rows = tuple(
         (Entry(s, style[s]), Entry(str(counts.get(s, 0))), Entry(text))
-        for s, text in tables.STATUS_DEFINITIONS
+        for s, text in STATUS_DEFINITIONS
     )
     columns = (Column("status"), Column("runs", "right"), Column("definition"))
     return TableModel("run statuses, best to worst", columns, rows)

@@ -23,7 +23,9 @@ a figure to every sweep (and to ``report.html``) is one decorated function. The 
   every schedule of the config (over the first task's run length).
 
 A row has the same colour in the sensitivity and curves figures of its task; in the loss
-panels the colour is the learning rate (dark blue for the smallest, yellow for the largest).
+panels the colour is the learning rate (dark blue for the smallest, yellow for the largest),
+with the legend at the end of each row of panels (a row per optimizer, a column per schedule,
+at most 3 columns).
 The command line writes the figures (the sweep itself draws nothing).
 """
 
@@ -291,8 +293,9 @@ def _loss_panels(
         for lr, r in at.items()
     }
     ylim = _loss_limits(runs, drawn)
+    columns = max(1, min(len({row[2] for row in runs}) if len(runs) > 1 else 1, 3))
     charts = []
-    for row, at in runs.items():
+    for i, (row, at) in enumerate(runs.items()):
         chart = Chart(
             width=440,
             height=300,
@@ -302,22 +305,21 @@ def _loss_panels(
             ylog=True,
             ylim=ylim,
         )
-        for lr in lrs:
-            r = at.get(lr)
-            if r is None:
-                continue
+        for lr, r in at.items():
             (tx, ty), (vx, vy) = drawn[(row, lr)]
             color = colors[lr]
-            chart.line(tx, _clamp(ty, ylim), label=f"lr {lr:g}", marker=False, color=color)
+            chart.line(tx, _clamp(ty, ylim), marker=False, color=color)
             chart.line(vx, _clamp(vy, ylim), marker=False, dash=True, width=1.2, color=color)
             if r.status == "diverged":
                 x, y = _divergence_point(r, ylim)
                 chart.marks([x], [y], color, symbol="x")
-        chart.line([], [], label="training (minibatch)", marker=False, color="#555555")
-        chart.line([], [], label="validation", marker=False, dash=True, color="#555555")
+        if i % columns == columns - 1 or i == len(runs) - 1:  # the legend ends each row
+            for lr in lrs:
+                chart.line([], [], label=f"lr {lr:g}", marker=False, color=colors[lr])
+            chart.line([], [], label="training (minibatch)", marker=False, color="#555555")
+            chart.line([], [], label="validation", marker=False, dash=True, color="#555555")
         charts.append(chart)
-    columns = len({row[2] for row in runs}) if len(runs) > 1 else 1
-    return panels(charts, columns=max(1, min(columns, 3)))
+    return panels(charts, columns=columns)
 
 
 def _loss_limits(

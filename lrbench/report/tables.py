@@ -443,28 +443,3 @@ def schedule_table(
 ) -> RenderableType:
     """:func:`schedule_model` for a terminal."""
     return to_rich(schedule_model(name, params, lr, table_values, moms))
-
-
-#: What each run status means (README "Run outcomes"), best to worst; the HTML report shows it.
-STATUS_DEFINITIONS = (
-    ("ok", "none of the below"),
-    (
-        "slow",
-        "stable, at a learning rate below the best of its row, and it closed less than 75 % of "
-        "the gap between the initial metric and the best run's metric (compared within the "
-        "same seed)",
-    ),
-    (
-        "unstable",
-        "finished, but its full training loss (at evaluation points) spiked, some point "
-        "exceeding 1.5 x the lowest value before it (by more than 0.1 % of the initial loss), "
-        "or oscillated, changing direction at least 3 times with moves larger than 20 % of "
-        "the loss",
-    ),
-    (
-        "diverged",
-        "the minibatch loss became non-finite, or exceeded divergence_factor (default 1000) x "
-        "the initial full training loss, or an evaluation loss became non-finite; the run "
-        "stopped there (a result with the step where it diverged)",
-    ),
-)
