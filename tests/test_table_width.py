@@ -194,3 +194,54 @@ def test_find_lr_fits(width, tmp_path: Path):
                "--out", str(tmp_path), "--quiet")  # fmt: skip
     assert_fits(text, width)
     assert "minimum *" in text
+
+
+# ---------------------------------------------------------------- numbers, by hand
+@pytest.mark.parametrize(
+    ("mean", "half", "style", "text"),
+    [
+        (0.0853, 0.00067, "fixed", "0.0853±0.0007"),  # 3 significant: 4 decimals for both
+        (42.04, 78.1, "fixed", "42.0±78.1"),  # was "42±8e+01": one notation, same precision
+        (478.2, 456.0, "fixed", "478±456"),
+        (0.292, 0.0002, "fixed", "0.292±0.000"),  # a spread below the last digit shows as 0
+        (1.234e-5, 4.5e-6, "sci", "(1.23±0.45)e-05"),  # both over the mean's power of ten
+        (9.996e-5, None, "sci", "1.00e-04"),  # rounding up to the next power
+        (2.5, None, "fixed", "2.50"),
+        (0.0, 0.1, "fixed", "0.00±0.10"),
+    ],
+)
+def test_plus_minus_by_hand(mean, half, style, text):
+    assert tables.plus_minus(mean, half, 3, style) == text
+
+
+def test_one_notation_per_table():
+    assert tables.notation([0.5, 478.0, 0.0012]) == "fixed"
+    assert tables.notation([0.5, 1e-5]) == "sci"  # one small mean turns the whole table
+    assert tables.notation([2e6, 1.0]) == "sci"
+    assert tables.notation([float("nan"), 0.0, 3.0]) == "fixed"  # missing and zero say nothing
+
+
+def test_fitting_keeps_every_row_and_cell():
+    # a grouped, split table still holds each row's every cell, once
+    columns = (Column("g", group=True), Column("k", key=True, wrap=False),
+               *(Column(f"c{i}", "right", wrap=False) for i in range(6)))  # fmt: skip
+    rows = tuple(
+        (Entry(g), Entry(f"r{g}{j}"), *(Entry(f"{g}{j}.{i}" * 3) for i in range(6)))
+        for g in "ab"
+        for j in range(3)
+    )
+    model = TableModel("t", columns, rows)
+    for width in (200, 80, 40):
+        shown = fit(model, width)
+        cells = [e.text for t in shown for row in t.rows for c, e in zip(t.columns, row) if c.header.startswith("c")]  # fmt: skip
+        assert sorted(cells) == sorted(e.text for row in rows for e in row[2:])
+        assert all(t.width() <= width for t in shown)
+
+
+def test_stdout_width_off_a_terminal(monkeypatch: pytest.MonkeyPatch):
+    from lrbench.cli.common import PIPE_WIDTH, stdout
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert stdout().width == PIPE_WIDTH == 200  # a pipe or a CI log
+    monkeypatch.setenv("COLUMNS", "77")
+    assert stdout().width == 77
