@@ -43,6 +43,7 @@ class Chromium:
         self._profile = tempfile.mkdtemp(prefix="lrbench-chromium-")
         args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-extensions", "--disable-background-networking", "--hide-scrollbars",
+                "--disable-dev-shm-usage",
                 f"--window-size={width},{height}", "--remote-debugging-port=0",
                 f"--user-data-dir={self._profile}", "about:blank"]  # fmt: skip
         self.proc = subprocess.Popen(
