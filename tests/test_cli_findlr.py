@@ -53,13 +53,14 @@ def test_no_arguments_runs_the_default_task(tmp_path, monkeypatch):
     result = invoke()
     assert result.exit_code == 0, result.output
     out = tmp_path / "results" / "find-lr" / "digits-mlp-32-adam"
-    for name in ("config.yaml", "curve.csv", "suggestions.csv", "summary.json", "plot.svg"):
+    for name in ("config.yaml", "curve.csv", "suggestions.csv", "summary.json", "plot.svg",
+                 "report.html", "report.md"):  # fmt: skip
         assert (out / name).is_file(), name
     assert ET.parse(out / "plot.svg").getroot().tag == "{http://www.w3.org/2000/svg}svg"
     assert "digits/mlp[32] / adam" in result.stdout
     assert "minimum *" in result.stdout  # the default method, marked as recommended
     assert "next: lrbench sweep" in result.stdout
-    assert "summary.json, plot.svg)" in result.stdout  # the files line
+    assert "summary.json, plot.svg, report.html, report.md)" in result.stdout  # the files line
     rows = read_csv(out / "curve.csv")
     assert list(rows[0]) == CURVE_COLUMNS
     assert len(rows) == 5 * 100  # 5 seeds x 100 steps (the engine stops only on NaN/inf)

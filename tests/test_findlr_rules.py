@@ -34,7 +34,7 @@ from lrbench.finder.suggest import (
     ramp,
 )
 from lrbench.finder.trust import clear_minimum, trust
-from lrbench.report.findlr import suggestion_table
+from lrbench.report.findlr import suggestion_model
 
 runner = CliRunner()
 
@@ -267,5 +267,5 @@ def test_trust_report_in_summary_and_caption(tmp_path):
     assert t["n_seeds"] == 2 and 0 <= t["clear_minimum"] <= 2
     summary = output.summary(outcome)
     assert summary["results"][0]["trust"]["sweep"]["steps"] == 900
-    caption = str(suggestion_table(outcome.pairs[0], outcome).caption)
+    caption = "\n".join(suggestion_model(outcome.pairs[0], outcome).notes)
     assert "trust: seed spread" in caption and "the proposed sweep trains 900 steps" in caption

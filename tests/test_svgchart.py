@@ -302,9 +302,8 @@ def test_figure_modules_do_not_import_matplotlib(module):
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_sweep_writes_its_svg_figures(tmp_path: Path):
-    # the small CI grid of tests/test_cli.py::small, with plots (the gap figures:
-    # tests/test_generalization.py)
+def test_sweep_writes_every_svg_figure(tmp_path: Path):
+    # the small CI grid of tests/test_cli.py::small, with plots
     out = tmp_path / "p"
     args = ["sweep", CI, "--out", str(out), "--quiet", "--jobs", "1",
             "--set", "lr=[0.1, 10.0]", "--set", "train.epochs=2"]  # fmt: skip
@@ -313,6 +312,7 @@ def test_sweep_writes_its_svg_figures(tmp_path: Path):
     names = sorted(p.name for p in (out / "plots").iterdir())
     assert names == ["curves-iris-logreg.svg", "curves-moons-mlp-16.svg",
                      "gap-iris-logreg.svg", "gap-moons-mlp-16.svg",
+                     "loss-iris-logreg.svg", "loss-moons-mlp-16.svg", "schedules.svg",
                      "sensitivity-iris-logreg.svg", "sensitivity-moons-mlp-16.svg"]  # fmt: skip
     rows = ["sgd / constant", "sgd / step(milestones=[0.5])", "adam / constant",
             "adam / step(milestones=[0.5])"]  # fmt: skip

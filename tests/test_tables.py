@@ -123,12 +123,13 @@ def test_heatmap_model_cells_marks_and_styles():
     assert model.title == "digits/logreg: final_val_loss (mean ± 95% CI over 2 seeds)"
     assert [c.header + c.mark for c in model.columns] == [
         "optimizer / schedule", "0.01", "0.1", "1*", "best lr", "good band"]  # fmt: skip
-    # means 1.81 and 0.51, std sqrt(2) * 0.01 each, half-width 12.706 * 0.01 = 0.127 -> "0.1"
+    # means 1.81 and 0.51, std sqrt(2) * 0.01 each, half-width 12.706 * 0.01 = 0.127, written
+    # at the mean's precision (3 significant figures: 2 decimals for 1.81, 3 for 0.510)
     (row,) = model.rows
     assert [(e.text, e.style) for e in row] == [
         ("sgd / constant", ""),
-        ("1.81±0.1↓", "dim"),  # slow
-        ("0.51±0.1", "best"),
+        ("1.81±0.13↓", "dim"),  # slow
+        ("0.510±0.127", "best"),
         ("✗", "bad"),  # every seed diverged
         ("0.1", "strong"),
         ("only the best", ""),  # tolerance max(5 % of 0.51, 1e-3): 1.81 is far outside
@@ -147,7 +148,7 @@ def test_markdown_document_of_the_sweep():
         "Gradient-descent stability bound 2/L = 0.5.", "",
         "| optimizer / schedule | 0.01 | 0.1 | 1 | best lr | good band |",
         "|---|---:|---:|---:|---:|---:|",
-        "| sgd / constant | 1.81±0.1↓ | **0.51±0.1** | ✗ | 0.1 | only the best |", "",
+        "| sgd / constant | 1.81±0.13↓ | **0.510±0.127** | ✗ | 0.1 | only the best |", "",
         report.LEGEND, "",
     ])  # fmt: skip
 
@@ -155,10 +156,10 @@ def test_markdown_document_of_the_sweep():
 def test_terminal_tables_and_status_line():
     shown = [render(t, width=200) for t in report.tables(outcome(plots=True))]
     heat, best, status = shown
-    assert "\x1b[1;30;42m0.51±0.1" in heat and "\x1b[2m1.81±0.1↓" in heat
+    assert "\x1b[1;30;42m0.510±0.127" in heat and "\x1b[2m1.81±0.13↓" in heat
     assert "1*" in heat and "2/L = 0.5" in heat
     assert "best configurations by final_val_loss" in best
-    assert "0.51 ± 0.13" in best  # the best table: 4 and 2 significant figures
+    assert "0.5100±0.1271" in best  # the best table: 4 significant figures, ± at that precision
     assert status.strip().endswith("(runs.csv, curves.csv, summary.csv, plots/)")
 
 

@@ -29,7 +29,7 @@ from lrbench.cli.common import (
     stderr,
     stdout,
     user_errors,
-    write_figures,
+    write_report,
 )
 from lrbench.errors import LrbenchError
 
@@ -155,7 +155,7 @@ def show_checks(checks: Sequence[Any], fmt: Format, *, batch: bool = False) -> N
                 rows = changed if batch else None
                 console.print(report.rich_table(report.comparison_model(c.comparison, rows=rows)))
             for line in report.comparison_lines(c.comparison):
-                console.print(f"{c.name}: {line}", soft_wrap=True)
+                console.print(f"{c.name}: {line}")
         if c.baseline_note:
             console.print(c.baseline_note)
 
@@ -258,7 +258,11 @@ def batch(
         bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
     ] = False,
     plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Write SVG figures to <out>/plots.")
+        bool,
+        typer.Option(
+            "--plots/--no-plots",
+            help="Write the SVG figures to <out>/plots and report.html and report.md to <out>.",
+        ),
     ] = True,
     check: CheckOpt = False,
     baseline: BaselineOpt = None,
@@ -297,7 +301,7 @@ def batch(
             if progress:
                 progress.close()
             if plots:
-                outcome = write_figures(outcome)
+                outcome = write_report(outcome)
             checks.append(opts.run_checks(outcome, str(path)))
     if fmt is Format.json:
         sys.stdout.write(json.dumps(batch_json(checks), indent=2) + "\n")
@@ -339,7 +343,7 @@ def compare(
         console = stdout()
         console.print(report.rich_table(report.comparison_model(result)))
         for line in report.comparison_lines(result):
-            console.print(line, soft_wrap=True)
+            console.print(line)
     append_step_summary(lambda: compare_summary(result))
     if result.regressions:
         raise typer.Exit(EXIT_EXPECTATIONS)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -36,10 +36,17 @@ class ScheduleFormat(str, Enum):
     csv = "csv"
 
 
+#: The width tables are fitted to when stdout is not a terminal (a pipe, a file, a CI log) and
+#: ``COLUMNS`` does not say otherwise: wide enough for a 3-seed heatmap of 7 lrs in full.
+PIPE_WIDTH = 200
+
+
 def stdout() -> Console:
+    """The console for results: its terminal's width (tables fit it, see
+    :func:`lrbench.report.table_model.fit`); ``COLUMNS`` when set; else :data:`PIPE_WIDTH`."""
     console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console.width = 200  # logs and pipes: do not squeeze wide tables to 80 columns
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = PIPE_WIDTH  # logs and pipes: do not squeeze wide tables to 80 columns
     return console
 
 
@@ -118,16 +125,45 @@ SetOpt = Annotated[
 
 
 def write_figures(outcome: SweepOutcome) -> SweepOutcome:
-    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`, then
-    :func:`lrbench.report.generalization.gap_figures`) into ``<out>/plots/``, atomically; the
-    outcome with their paths added to its files."""
-    from lrbench.files import atomic_write  # numpy: not loaded for --help, list, init
-    from lrbench.report.generalization import gap_figures
+    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
+    ``<out>/plots/``, atomically; the outcome with their paths added to its files."""
     from lrbench.report.plots import sweep_plots
 
+    return replace(outcome, files=(*outcome.files, *_write_plots(outcome, sweep_plots(outcome))))
+
+
+def _write_plots(outcome: SweepOutcome, figures: list) -> list[Path]:
+    from lrbench.files import atomic_write  # numpy: not loaded for --help, list, init
+
     paths = []
-    for figure in [*sweep_plots(outcome), *gap_figures(outcome)]:
+    for figure in figures:
         path = outcome.out_dir / "plots" / figure.name
         atomic_write(path, figure.svg)
         paths.append(path)
+    return paths
+
+
+def write_report(
+    outcome: SweepOutcome, folder: Any = None, out: Path | None = None
+) -> SweepOutcome:
+    """Write the sweep's figures into ``<out>/plots/`` and ``report.html`` and ``report.md``
+    into ``<out>/`` (atomically; ``out`` defaults to the results folder); the outcome with
+    their paths added to its files. ``folder`` is the :class:`lrbench.report.results.SweepFolder`
+    when the caller read one (``lrbench report``), else it is made from the finished sweep."""
+    from lrbench.files import atomic_write
+    from lrbench.report.html import sweep_html
+    from lrbench.report.markdown_page import sweep_markdown
+    from lrbench.report.plots import sweep_plots
+    from lrbench.report.results import finished_folder
+
+    folder = folder if folder is not None else finished_folder(outcome)
+    target = out if out is not None else outcome.out_dir
+    figures = sweep_plots(outcome)
+    paths = _write_plots(replace(outcome, out_dir=target), figures)
+    for name, text in (
+        ("report.html", sweep_html(folder, figures)),
+        ("report.md", sweep_markdown(folder, figures)),
+    ):
+        atomic_write(target / name, text)
+        paths.append(target / name)
     return replace(outcome, files=(*outcome.files, *paths))

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from lrbench.cli.common import user_errors
+from lrbench.cli.common import stdout, user_errors
 from lrbench.files import atomic_write
 from lrbench.finder.settings import PARAM, Settings, resolve
 from lrbench.params import Param, flag
@@ -266,8 +266,9 @@ def _run(config: Config, settings: Settings) -> Outcome:
 def _write(
     outcome: Outcome, out_dir: Path, config: Path | None, overrides: Sequence[str], plot: bool
 ) -> tuple[str | None, list[Path]]:
-    """Write the results and, with ``plot``, ``plot.svg``; return the next sweep command and the
-    files. The command runs ``config`` with ``overrides`` if given, else the written config."""
+    """Write the results, ``plot.svg`` (with ``plot``), ``report.html`` and ``report.md``; return
+    the next sweep command and the files. The command runs ``config`` with ``overrides`` if
+    given, else the written config."""
     from lrbench.finder import output
     from lrbench.report.findlr import figure
 
@@ -276,10 +277,30 @@ def _write(
     else:
         command = output.sweep_command(outcome, out_dir / "config.yaml")
     files = output.write(outcome, out_dir, command)
-    if plot:
+    svg = figure(outcome) if plot else None
+    if svg is not None:
         files.append(out_dir / "plot.svg")
-        atomic_write(files[-1], figure(outcome))
-    return command, files
+        atomic_write(files[-1], svg)
+    return command, files + _write_report(outcome, out_dir, command, svg)
+
+
+def _write_report(
+    outcome: Outcome, out_dir: Path, command: str | None, svg: str | None
+) -> list[Path]:
+    """``report.html`` and ``report.md`` in the results folder (with the figure if drawn)."""
+    import yaml
+
+    from lrbench.finder.output import summary
+    from lrbench.report.html import findlr_html
+    from lrbench.report.markdown_page import findlr_markdown
+    from lrbench.report.results import FindLrFolder
+
+    config = yaml.safe_dump(outcome.config.raw, sort_keys=False)
+    folder = FindLrFolder(summary(outcome, out_dir, command), config, svg, out_dir)
+    paths = [out_dir / "report.html", out_dir / "report.md"]
+    atomic_write(paths[0], findlr_html(folder))
+    atomic_write(paths[1], findlr_markdown(folder))
+    return paths
 
 
 # ------------------------------------------------------------------------------ printing
@@ -301,19 +322,23 @@ def _show(
 ) -> None:
     """Warnings on stderr; on stdout ``summary.json`` alone (``as_json``), or per task x optimizer
     the suggestion table and text chart, then the next command and the files written."""
-    from lrbench.finder.output import summary_json
-    from lrbench.report.findlr import pair_chart, suggestion_table
+    from lrbench.finder.output import summary, summary_json
+    from lrbench.report.findlr import pair_chart
+    from lrbench.report.findlr_tables import suggestion_model
+    from lrbench.report.table_model import to_rich
 
     for w in outcome.warnings:
         _stderr().print(Text("warning: " + w, style="yellow"))
     if as_json:
         sys.stdout.write(summary_json(outcome, out_dir, command))
         return
-    console = Console(highlight=False, soft_wrap=False)
+    console = stdout()
     plain = not (console.encoding or "").lower().startswith("utf")
-    for pair in outcome.pairs:
-        console.print(suggestion_table(pair, outcome))
-        for line in pair_chart(pair, outcome, ascii_only=plain):
+    width = max(20, min(60, console.width - 20))  # the chart's axis labels take 20 more
+    data = summary(outcome)
+    for pair, item in zip(outcome.pairs, data["results"]):
+        console.print(to_rich(suggestion_model(item, data["settings"])))
+        for line in pair_chart(pair, outcome, ascii_only=plain, width=width):
             console.print(Text(line))
         console.print()
     if command:
@@ -321,4 +346,4 @@ def _show(
     else:
         console.print(Text("no recommendation: no method produced a learning rate (see the notes)"))
     names = ", ".join(f.name for f in files)
-    console.print(Text(f"files: {out_dir}/ ({names})"), soft_wrap=True)
+    console.print(Text(f"files: {out_dir}/ ({names})"))

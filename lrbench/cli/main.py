@@ -35,7 +35,7 @@ from lrbench.cli.common import (
     stderr,
     stdout,
     user_errors,
-    write_figures,
+    write_report,
 )
 from lrbench.cli.find_lr import find_lr
 from lrbench.errors import LrbenchError
@@ -77,7 +77,11 @@ def sweep(
         bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
     ] = False,
     plots: Annotated[
-        bool, typer.Option("--plots/--no-plots", help="Write SVG figures to <out>/plots.")
+        bool,
+        typer.Option(
+            "--plots/--no-plots",
+            help="Write the SVG figures to <out>/plots and report.html and report.md to <out>.",
+        ),
     ] = True,
     check: CheckOpt = False,
     baseline: BaselineOpt = None,
@@ -111,7 +115,7 @@ def sweep(
         if progress:
             progress.close()
         if plots:
-            outcome = write_figures(outcome)
+            outcome = write_report(outcome)
         checks = ci.run_checks(outcome, " ".join(str(c) for c in configs or ()))
     from lrbench.report import tables as report
 
@@ -203,8 +207,14 @@ def schedule(
     fmt: Annotated[
         ScheduleFormat, typer.Option("--format", "-f", help="table or csv (step,lr rows).")
     ] = ScheduleFormat.table,
+    plot: Annotated[
+        Path | None,  # noqa: UP007
+        typer.Option(
+            "--plot", help="Also draw the schedule into this SVG file.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Print the learning rate at every step of a schedule."""
+    """Print the learning rate at every step of a schedule (and draw it with --plot)."""
     from lrbench.config import parse_value
     from lrbench.core import schedules
     from lrbench.params import Param
@@ -224,6 +234,12 @@ def schedule(
             )
         table = schedules.lr_table(name, params, lr, steps)
         moms = schedules.momentum_table(name, params, steps)
+        if plot is not None:
+            from lrbench.files import atomic_write
+            from lrbench.report.plots import schedule_figure
+
+            atomic_write(plot, schedule_figure(name, params, lr, table, moms))
+            stderr().print(f"wrote {plot}", soft_wrap=True)
     if fmt is ScheduleFormat.csv:
         head = "step,lr,momentum" if moms is not None else "step,lr"
         lines = [head]
@@ -234,6 +250,69 @@ def schedule(
     from lrbench.report import tables as report
 
     stdout().print(report.schedule_table(name, params, lr, table, moms))
+
+
+@app.command("report")
+def report_cmd(
+    folder: Annotated[Path, typer.Argument(help="A results folder (of lrbench sweep or find-lr).")],
+    out: Annotated[
+        Path | None,  # noqa: UP007
+        typer.Option("--out", "-o", help="Where to write the report (default: the folder)."),
+    ] = None,
+) -> None:
+    """Write report.html and report.md from a results folder (no training) and print its tables."""
+    from lrbench.report import results
+
+    with user_errors():
+        kind = results.kind(folder)
+        target = out if out is not None else folder
+        if kind == "find-lr":
+            lines = _findlr_report(results.read_findlr(folder), target)
+        else:
+            lines = _sweep_report(results.read_sweep(folder), target)
+    console = stdout()
+    for item in lines:
+        console.print(item)
+
+
+def _sweep_report(folder, target: Path) -> list:
+    """Write a sweep folder's report to ``target``; what to print: its tables and where it is."""
+    from rich.text import Text
+
+    from lrbench.report import tables as report
+    from lrbench.report.html import missing_line
+
+    outcome = folder.outcome
+    write_report(outcome, folder, target)
+    shown: list = [report.heatmap(outcome, t) for t in outcome.analysis.tasks]
+    if outcome.analysis.tasks:
+        shown.append(report.best_table(outcome))
+    counts = outcome.analysis.statuses.as_dict(nonzero=True)
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing finished yet"
+    found = f"{len(outcome.results)} of {folder.expected} runs"
+    shown.append(Text(f"{found} in {outcome.out_dir}/: {parts}"))
+    if folder.missing:
+        shown.append(Text(missing_line(folder), style="yellow"))
+    shown.append(Text(f"report: {target / 'report.html'}, {target / 'report.md'}"))
+    return shown
+
+
+def _findlr_report(folder, target: Path) -> list:
+    """Write a find-lr folder's report to ``target``; what to print: its suggestion tables."""
+    from rich.text import Text
+
+    from lrbench.files import atomic_write
+    from lrbench.report.findlr_tables import suggestion_model
+    from lrbench.report.html import findlr_html
+    from lrbench.report.markdown_page import findlr_markdown
+    from lrbench.report.table_model import to_rich
+
+    atomic_write(target / "report.html", findlr_html(folder))
+    atomic_write(target / "report.md", findlr_markdown(folder))
+    s = folder.summary
+    shown: list = [to_rich(suggestion_model(p, s["settings"])) for p in s["results"]]
+    shown.append(Text(f"report: {target / 'report.html'}, {target / 'report.md'}"))
+    return shown
 
 
 app.command("find-lr")(find_lr)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rich.table import Table
+from rich.console import RenderableType
 
+from lrbench.report.table_model import Column, Entry, to_rich
+from lrbench.report.table_model import TableModel as Model
 from lrbench.sweep.checks import SweepChecks, best_text
 from lrbench.sweep.compare import Comparison, RowChange
 from lrbench.sweep.expect import ExpectationResult, show
@@ -17,22 +19,39 @@ from lrbench.sweep.expect import ExpectationResult, show
 @dataclass(frozen=True)
 class TableModel:
     """A table as plain strings: ``right`` holds the right-aligned column indices,
-    ``styles`` one Rich style per row (``""`` for none)."""
+    ``styles`` one Rich style per row (``""`` for none), ``keys`` how many leading columns name
+    a row (repeated when a narrow terminal splits the table)."""
 
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     right: frozenset[int] = frozenset()
     styles: tuple[str, ...] = ()
+    keys: int = 1
 
 
-def rich_table(t: TableModel) -> Table:
-    table = Table(title=t.title, title_justify="left")
-    for i, col in enumerate(t.columns):
-        table.add_column(col, justify="right" if i in t.right else "left")
-    for i, row in enumerate(t.rows):
-        table.add_row(*row, style=t.styles[i] if i < len(t.styles) else None)
-    return table
+#: The cell style (:data:`lrbench.report.table_model.STYLES`) of each row style used here.
+ROW_STYLES = {"": "", "red": "bad", "green": "good", "yellow": "warn"}
+
+
+def to_model(t: TableModel) -> Model:
+    """The table in the one table model (:mod:`lrbench.report.table_model`), so that it fits a
+    terminal as every other table does: right-aligned columns are numbers (never wrapped), the
+    ``keys`` leading columns name the row, the others are prose that may wrap."""
+    columns = tuple(
+        Column(h, "right" if i in t.right else "left", wrap=i not in t.right, key=i < t.keys)
+        for i, h in enumerate(t.columns)
+    )
+    rows = tuple(
+        tuple(Entry(x, ROW_STYLES[t.styles[i] if i < len(t.styles) else ""]) for x in row)
+        for i, row in enumerate(t.rows)
+    )
+    return Model(t.title, columns, rows)
+
+
+def rich_table(t: TableModel) -> RenderableType:
+    """The table for a terminal, fitted to its width (:func:`lrbench.report.table_model.fit`)."""
+    return to_rich(to_model(t))
 
 
 def markdown_lines(t: TableModel, heading: str = "###") -> list[str]:
@@ -109,6 +128,7 @@ def expectations_model(
         columns=(*head, "expectation", "result", "measured (95% CI)", "expected", "where"),
         rows=tuple(((c.name,) if several else ()) + result_row(r) for c, r in pairs),
         styles=tuple("green" if r.passed else "red" for _, r in pairs),
+        keys=2 if several else 1,
     )
 
 
@@ -146,6 +166,7 @@ def comparison_model(c: Comparison, *, rows: Sequence[RowChange] | None = None) 
         rows=tuple(change_row(r) for r in shown),
         right=frozenset({3, 4, 5, 6, 7}),
         styles=tuple("red" if r.regression else ("yellow" if r.changed else "") for r in shown),
+        keys=3,
     )
 
 

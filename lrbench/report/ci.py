@@ -89,7 +89,7 @@ def _cut(t: TableModel) -> TableModel:
         return s if len(s) <= CELL_CHARS else s[: CELL_CHARS - 1] + "…"
 
     rows = tuple(tuple(cut(x) for x in row) for row in t.rows)
-    return TableModel(t.title, t.columns, rows, t.right, t.styles)
+    return TableModel(t.title, t.columns, rows, t.right, t.styles, t.keys)
 
 
 def _fit(sections: list[list[str]], budget: int) -> str:

@@ -1,7 +1,8 @@
-"""What ``lrbench find-lr`` shows: per task x optimizer a Rich table of the suggestions with a
-caption that explains them, a text chart of the loss against the learning rate, and the figure
-``plot.svg`` (SVG from :mod:`lrbench.report.svgchart`). Built from a
-:class:`lrbench.finder.run.Outcome`; the CLI prints the tables and writes the figure.
+"""What ``lrbench find-lr`` shows: per task x optimizer a table of the suggestions with notes
+that explain them (:mod:`lrbench.report.findlr_tables`, fitted to the terminal), a text chart of
+the loss against the learning rate, and the figure ``plot.svg`` (SVG from
+:mod:`lrbench.report.svgchart`). Built from a :class:`lrbench.finder.run.Outcome`; the CLI
+prints the tables and writes the figure.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from rich.table import Table
-from rich.text import Text
+from rich.console import RenderableType
 
 from lrbench.finder.run import Outcome, PairResult, SeedCurve
 from lrbench.finder.settings import Settings
 from lrbench.finder.suggest import METHODS, smooth_usable
-from lrbench.finder.trust import trust
+from lrbench.report import findlr_tables
 from lrbench.report.svgchart import PALETTE, Chart, panels
+from lrbench.report.table_model import TableModel, to_rich
 
 #: The colour of each method's line in the figure; the seeds' curves are blue.
 COLORS = {"minimum": PALETTE[2], "steepest": PALETTE[1], "valley": PALETTE[4], "range": PALETTE[3]}
@@ -121,122 +122,26 @@ def _method_lines(chart: Chart, method: str, agg: dict[str, Any], *, chosen: boo
 # ------------------------------------------------------------------------------ the terminal
 
 
-def _lr(v: float | None) -> str:
-    return "-" if v is None else f"{v:.3g}"
+def suggestion_model(pair: PairResult, outcome: Outcome) -> TableModel:
+    """One task x optimizer's suggestions as a table model
+    (:func:`lrbench.report.findlr_tables.suggestion_model` of its ``summary.json`` data)."""
+    from lrbench.finder.output import summary
+
+    data = summary(outcome)
+    i = next(k for k, p in enumerate(outcome.pairs) if p is pair)
+    return findlr_tables.suggestion_model(data["results"][i], data["settings"])
 
 
-def suggestion_table(pair: PairResult, outcome: Outcome) -> Table:
-    """One task x optimizer: every method's cross-seed median and spread, its value on the mean
-    curve and a short note; ``*`` marks the recommended method. The caption says why."""
-    st = outcome.settings
-    n = len(pair.seeds)
-    title = (
-        f"{pair.task.label} / {pair.label}: {n} seed{'s' if n > 1 else ''}, {st.curve} curve, "
-        f"{st.mode} ramp {st.start_lr:g} -> {st.end_lr:g} in {st.num_iter} steps"
-    )
-    table = Table(
-        title=Text(title, style="bold"),
-        caption=Text(_caption(pair, outcome)),
-        title_justify="left",
-        caption_justify="left",
-        box=None,
-        pad_edge=False,
-        show_edge=False,
-    )
-    for name in ("method", "median", "min-max", "sd log10", "unstable", "on mean", "note"):
-        right = name in ("median", "min-max", "sd log10", "on mean")
-        table.add_column(name, justify="right" if right else "left", header_style="bold")
-    for m in METHODS:
-        a, mean = pair.aggregates[m], pair.mean_suggestions[m]
-        chosen = m == st.suggest
-        spread = f"{a['min']:.3g}-{a['max']:.3g}" if a["n"] else "-"
-        sd = "-" if a["sd_log10"] is None else f"{a['sd_log10']:.2f}"
-        unstable = {None: "-", True: "yes", False: "no"}[a["unstable"]]
-        note = "none" if not a["n"] else (f"{a['n_missing']}/{n} none" if a["n_missing"] else "")
-        if a["lower_bound_only"]:
-            note = (note + ", " if note else "") + "lower bound"
-        cells = [m + (" *" if chosen else ""), _lr(a["median"]), spread, sd, unstable]
-        style = "bold" if chosen else ("yellow" if a["unstable"] else "")
-        table.add_row(*(Text(c, style=style) for c in [*cells, _lr(mean.lr), note]))
-    return table
+def suggestion_table(pair: PairResult, outcome: Outcome) -> RenderableType:
+    """:func:`suggestion_model` for a terminal, fitted to its width."""
+    return to_rich(suggestion_model(pair, outcome))
 
 
-def _caption(pair: PairResult, outcome: Outcome) -> str:
-    st, lrs = outcome.settings, outcome.lrs
-    n = len(pair.seeds)
-    agg = pair.aggregates
-    lines = []
-    if pair.recommended is None:
-        lines.append(f"no recommendation: {st.suggest} gave no value for any seed")
-    else:
-        bound = " (a lower bound)" if agg[st.suggest]["lower_bound_only"] else ""
-        what = f"lr {pair.recommended:.3g}"
-        if pair.recommended_base is not None:
-            what = f"base_lr {pair.recommended_base:.3g}, max_lr {pair.recommended:.3g}"
-        lines.append(f"* recommended {what}{bound}: median over seeds of {st.suggest}")
-    lines += _trust_lines(pair, outcome)
-    if pair.bound is not None:
-        lines.append(
-            f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent, no momentum)"
-        )
-    stops = [s.divergence.stop_step for s in pair.seeds if s.divergence.stop_step is not None]
-    if stops:
-        lo, hi = min(stops), max(stops)
-        where = f"lr {lrs[lo]:.3g} (step {lo})"
-        if hi > lo:
-            where = f"lr {lrs[lo]:.3g}-{lrs[hi]:.3g} (steps {lo}-{hi})"
-        lines.append(f"stopped: {len(stops)}/{n} seeds, at {where}")
-    if len(stops) < n:
-        what = "no divergence in range" if st.div_factor else "--no-stop-div: no non-finite loss"
-        lines.append(f"{what} for {n - len(stops)}/{n} seeds: minimum and range are lower bounds")
-    if pair.methods_disagree:
-        lines.append(
-            "steepest and minimum differ by more than 10x: read the chart before trusting either"
-        )
-    if agg["range"]["base"]["median"] is not None:
-        lines.append(
-            f"range: base_lr {agg['range']['base']['median']:.3g} = max_lr/4, for cyclic or one-cycle schedules"
-        )
-    lines.append("valley: fastai parity; on a convex curve it tracks --start-lr, not the problem")
-    for m in METHODS:
-        if agg[m]["n_missing"]:
-            lines.append(
-                f"{m}: none for {agg[m]['n_missing']}/{n} seeds: " + "; ".join(agg[m]["reasons"])
-            )
-    return "\n".join(lines)
-
-
-def _trust_lines(pair: PairResult, outcome: Outcome) -> list[str]:
-    """How far to trust the answer (:func:`lrbench.finder.trust.trust`): spread, clear minimum,
-    divergence, capping, and a range test run on another budget than the proposed sweep."""
-    t, n = trust(pair, outcome), len(pair.seeds)
-    sp = t["seed_spread"]
-    spread = "no value" if sp["max_over_min"] is None else f"x{sp['max_over_min']:.2f}"
-    if sp["sd_log10"] is not None:
-        spread += f" (sd log10 {sp['sd_log10']:.2f}{', unstable' if sp['unstable'] else ''})"
-    lines = [
-        f"trust: seed spread {spread}; clear minimum {t['clear_minimum']}/{n} seeds; "
-        f"divergence detected {t['diverged']}/{n} seeds"
-    ]
-    for m, agg in pair.aggregates.items():
-        if agg["n_capped"]:
-            lines.append(
-                f"capped: {m} at {pair.cap_rule} = {pair.cap:.3g} for {agg['n_capped']}/{n} seeds"
-                " (no suggestion exceeds it)"
-            )
-    if not t["same_setup"]:
-        a, b = t["range_test"], t["sweep"]
-        epochs = f" ({b['epochs']} epochs)" if b["epochs"] else ""
-        longer = " (a longer run's best lr is often smaller)" if b["steps"] > a["steps"] else ""
-        lines.append(
-            f"the range test ran {a['steps']} steps at batch {a['batch_size']}; the proposed sweep"
-            f" trains {b['steps']} steps{epochs} at batch {b['batch_size']}{longer}"
-        )
-    return lines
-
-
-def pair_chart(pair: PairResult, outcome: Outcome, *, ascii_only: bool = False) -> list[str]:
-    """The text chart of one pair: the smoothed mean curve, the recommendation and 2/L."""
+def pair_chart(
+    pair: PairResult, outcome: Outcome, *, ascii_only: bool = False, width: int = 60
+) -> list[str]:
+    """The text chart of one pair (``width`` columns of plot, 12 more for the axis): the
+    smoothed mean curve, the recommendation and 2/L."""
     bar, dash = ("|", ":") if ascii_only else ("┃", "┆")
     marks = []
     if pair.bound is not None:
@@ -245,7 +150,7 @@ def pair_chart(pair: PairResult, outcome: Outcome, *, ascii_only: bool = False) 
         marks.append((pair.recommended, bar, f"recommended {pair.recommended:.3g}"))
     y = smoothed_mean(pair, outcome.settings)
     label = f"mean of {len(pair.seeds)} seeds, smoothed"
-    return text_chart(outcome.lrs, y, marks=marks, label=label, ascii_only=ascii_only)
+    return text_chart(outcome.lrs, y, marks=marks, label=label, width=width, ascii_only=ascii_only)
 
 
 def text_chart(

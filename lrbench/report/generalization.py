@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lrbench.report.plots import Figure, slug
+from lrbench.report.plots import Figure, slug, sweep_figure
 from lrbench.report.svgchart import PALETTE, Chart, panels
 
 if TYPE_CHECKING:
@@ -26,13 +26,15 @@ if TYPE_CHECKING:
 Curve = tuple[str, np.ndarray, np.ndarray, np.ndarray]  # label, epochs, train loss, val loss
 
 
+@sweep_figure
 def gap_figures(outcome: SweepOutcome) -> list[Figure]:
     """``gap-<task>.svg`` for every task with a finished best cell (:func:`gap_curves`)."""
     out = []
     for task in outcome.analysis.tasks:
         curves = gap_curves(outcome, task)
         if curves:
-            out.append(Figure(f"gap-{slug(task)}.svg", gap_svg(curves)))
+            caption = "training (dashed) and validation (solid) loss at each row's best lr"
+            out.append(Figure(f"gap-{slug(task)}.svg", gap_svg(curves), caption, task))
     return out
 
 

@@ -14,11 +14,10 @@ rendered for a terminal (Rich) or as Markdown.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from lrbench.files import jsonable
@@ -60,17 +59,60 @@ def lr_text(lr: float) -> str:
     return f"{lr:g}"
 
 
-def cell_text(cell: Cell) -> str:
-    """``0.1234±0.005~`` style text of a heatmap cell."""
+#: Fixed-point notation is used for a table whose finite non-zero values all lie in this range
+#: (by magnitude); otherwise every value of the table is written in scientific notation.
+FIXED_RANGE = (1e-3, 1e6)
+
+
+def notation(values: Iterable[float], low: float | None = None) -> str:
+    """``"fixed"`` when every finite non-zero value's magnitude is within :data:`FIXED_RANGE`
+    (from ``low`` if given), else ``"sci"``: one notation for a whole table."""
+    lo, hi = FIXED_RANGE
+    lo = lo if low is None else low
+    mags = [abs(v) for v in values if math.isfinite(v) and v != 0]
+    return "fixed" if all(lo <= m < hi for m in mags) else "sci"
+
+
+def plus_minus(mean: float, half: float | None, digits: int = 3, style: str = "fixed") -> str:
+    """``mean ± half`` with ``digits`` significant figures in the mean and the ``±`` part at the
+    same precision (the same decimal place): ``0.0853±0.0007``, ``42.0±80.3``, ``478±498``;
+    in scientific notation both over the mean's power of ten: ``(1.23±0.45)e-05``. No ``±``
+    part when ``half`` is None or not finite; ``-`` for a missing mean."""
+    if not math.isfinite(mean):
+        return fmt(mean)
+    has_half = half is not None and math.isfinite(half)
+    power = math.floor(math.log10(abs(mean))) if mean != 0 else 0
+    if style == "sci":
+        scale = 10.0**power
+        m = f"{mean / scale:.{digits - 1}f}"
+        if float(m) >= 10:  # 9.996 rounds up to 10.00: one power more
+            power, scale = power + 1, scale * 10
+            m = f"{mean / scale:.{digits - 1}f}"
+        if not has_half:
+            return f"{m}e{power:+03d}"
+        return f"({m}±{half / scale:.{digits - 1}f})e{power:+03d}"  # type: ignore[operator]
+    decimals = max(0, digits - 1 - power)
+    text = f"{mean:.{decimals}f}"
+    return text + (f"±{half:.{decimals}f}" if has_half else "")
+
+
+def cell_text(cell: Cell, style: str = "fixed") -> str:
+    """``0.0853±0.0007~`` style text of a heatmap cell: the mean over the seeds used with the
+    half-width of its 95 % interval (:func:`plus_minus`, 3 significant figures), then the marks
+    (``✗n`` seeds diverged, ``~`` unstable, ``↓`` slow); ``✗`` alone when every seed diverged."""
+    return _cell_texts(cell, style)[0]
+
+
+def _cell_texts(cell: Cell, style: str) -> tuple[str, str | None]:
+    """The cell's text and its short form without the ``±`` part (None: no ``±`` part)."""
     if cell.status == "diverged" and cell.n_used == 0:
-        return MARKS["diverged"]
-    text = fmt(cell.mean, 3)
-    if cell.n_used > 1 and math.isfinite(cell.ci95):
-        text += f"±{fmt(cell.ci95, 1)}"
-    if cell.n_diverged:
-        text += f" {MARKS['diverged']}{cell.n_diverged}"
-    text += MARKS.get(cell.status, "")
-    return text
+        return MARKS["diverged"], None
+    half = cell.ci95 if cell.n_used > 1 else None
+    marks = f" {MARKS['diverged']}{cell.n_diverged}" if cell.n_diverged else ""
+    marks += MARKS.get(cell.status, "")
+    full = plus_minus(cell.mean, half, 3, style) + marks
+    short = plus_minus(cell.mean, None, 3, style) + marks
+    return full, (short if short != full else None)
 
 
 def _metric_title(outcome: SweepOutcome) -> str:
@@ -79,9 +121,18 @@ def _metric_title(outcome: SweepOutcome) -> str:
     return f"{outcome.analysis.metric} ({spread} over {n} seed{'s' if n > 1 else ''})"
 
 
+#: What the short form of a heatmap cell leaves out (a note under a table that shows it).
+SHORT_NOTE = (
+    "± (the 95% interval) left out to fit this terminal: a wider one (COLUMNS=200), "
+    "report.html and summary.csv show it"
+)
+
+
 def heatmap_model(outcome: SweepOutcome, task: str) -> TableModel:
     """The learning-rate heatmap of one task: a row per optimizer / schedule, a column per lr
-    (marked ``*`` above the stability bound 2/L), then the best lr and the good band."""
+    (marked ``*`` above the stability bound 2/L), then the best lr and the good band (which
+    move to a table of their own on a narrow terminal: :mod:`lrbench.report.table_model`).
+    Every cell in one notation (:func:`notation` of the task's means and half-widths)."""
     a = outcome.analysis
     cells = [c for c in a.cells if c.task == task]
     best = {b.row: b for b in a.best if b.task == task}
@@ -93,11 +144,12 @@ def heatmap_model(outcome: SweepOutcome, task: str) -> TableModel:
         notes = (above, LEGEND)
     marks = ["*" if bound is not None and lr > bound else "" for lr in lrs]
     columns = (
-        Column(a.row_title, wrap=False),
+        Column(a.row_title, key=True),
         *(Column(lr_text(lr), "right", wrap=False, mark=m) for lr, m in zip(lrs, marks)),
-        Column("best lr", "right"),
-        Column("good band", "right"),
+        Column("best lr", "right", wrap=False, side=True),
+        Column("good band", "right", wrap=False, side=True),
     )
+    style = notation(c.mean for c in cells)
     rows: dict[RowKey, dict[float, Cell]] = {}
     for c in cells:
         rows.setdefault(c.row, {})[c.lr] = c
@@ -107,14 +159,26 @@ def heatmap_model(outcome: SweepOutcome, task: str) -> TableModel:
         entries = [Entry(next(iter(by_lr.values())).row_label)]
         for lr in lrs:
             at = by_lr.get(lr)
-            entries.append(Entry("") if at is None else Entry(cell_text(at), _cell_style(at, b)))
+            if at is None:
+                entries.append(Entry(""))
+                continue
+            full, short = _cell_texts(at, style)
+            entries.append(Entry(full, _cell_style(at, b), short))
         entries.append(Entry(_best_lr(b), "strong"))
         entries.append(Entry(_band(b)))
         table_rows.append(tuple(entries))
-    return TableModel(f"{task}: {_metric_title(outcome)}", columns, tuple(table_rows), notes)
+    return TableModel(
+        f"{task}: {_metric_title(outcome)}",
+        columns,
+        tuple(table_rows),
+        notes,
+        side_title=f"{task}: best lr and good band of each row",
+        short_note=SHORT_NOTE,
+        part_label="lr",
+    )
 
 
-def heatmap(outcome: SweepOutcome, task: str) -> Table:
+def heatmap(outcome: SweepOutcome, task: str) -> RenderableType:
     """The learning-rate heatmap of one task, for a terminal (:func:`heatmap_model`)."""
     return to_rich(heatmap_model(outcome, task))
 
@@ -149,28 +213,42 @@ def _band(b: BestRow) -> str:
 
 
 def best_model(outcome: SweepOutcome, top: int = 5) -> TableModel:
-    """The best configurations of each task (by the metric), best first, at most ``top``."""
+    """The best configurations of each task (by the metric), best first, at most ``top``; the
+    metric as the mean ± its 95 % half-width (:func:`plus_minus`, 4 significant figures, one
+    notation for the table). On a narrow terminal it becomes one table per task."""
     a = outcome.analysis
     sign = 1.0 if a.best and a.best[0].direction == "min" else -1.0
-    columns = tuple(
-        Column(h, "right" if h in ("best lr", a.metric) else "left")
-        for h in ("task", "optimizer", "schedule", "best lr", a.metric, "good band")
+    columns = (
+        Column("task", group=True),
+        Column("optimizer", key=True),
+        Column("schedule", key=True),
+        Column("best lr", "right", wrap=False),
+        Column(a.metric, "right", wrap=False),
+        Column("good band"),
     )
-    rows = []
+    chosen = []
     for task in a.tasks:
         scored = [(b.best_score, b) for b in a.best if b.task == task and b.best_score is not None]
         scored.sort(key=lambda x: sign * x[0])
-        for _, b in scored[:top]:
-            value = fmt(b.best_mean)
-            ci = b.best_ci95
-            if b.best_n and b.best_n > 1 and ci is not None and math.isfinite(ci):
-                value += f" ± {fmt(b.best_ci95, 2)}"
-            texts = (task, b.optimizer, b.schedule, _best_lr(b), value, _band(b))
-            rows.append(tuple(Entry(t) for t in texts))
-    return TableModel(f"best configurations by {a.metric}", columns, tuple(rows))
+        chosen += [b for _, b in scored[:top]]
+    style = notation(b.best_mean for b in chosen if b.best_mean is not None)
+    rows = []
+    for b in chosen:
+        half = b.best_ci95 if b.best_n and b.best_n > 1 else None
+        mean = b.best_mean if b.best_mean is not None else math.nan
+        full, short = plus_minus(mean, half, 4, style), plus_minus(mean, None, 4, style)
+        texts = (b.task, b.optimizer, b.schedule, _best_lr(b))
+        rows.append((
+            *(Entry(t) for t in texts),
+            Entry(full, short=short if short != full else None),
+            Entry(_band(b)),
+        ))  # fmt: skip
+    return TableModel(
+        f"best configurations by {a.metric}", columns, tuple(rows), short_note=SHORT_NOTE
+    )
 
 
-def best_table(outcome: SweepOutcome, top: int = 5) -> Table:
+def best_table(outcome: SweepOutcome, top: int = 5) -> RenderableType:
     """:func:`best_model` for a terminal."""
     return to_rich(best_model(outcome, top))
 
@@ -180,6 +258,8 @@ def status_line(outcome: SweepOutcome) -> str:
     counts = outcome.analysis.statuses.as_dict(nonzero=True)
     parts = ", ".join(f"{n} {s}" for s, n in counts.items())
     plots = ", plots/" if any(p.parent.name == "plots" for p in outcome.files) else ""
+    if any(p.name == "report.html" for p in outcome.files):
+        plots += ", report.html, report.md"
     return (
         f"{len(outcome.results)} runs ({outcome.n_trained} trained, {outcome.n_resumed} resumed): "
         f"{parts}. Results in {outcome.out_dir}/ (runs.csv, curves.csv, summary.csv{plots})"
@@ -240,33 +320,43 @@ def summary_json(outcome: SweepOutcome) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- other commands
-def validate_table(
+def validate_model(
     cfg: Config, specs: Sequence[RunSpec], groups: Sequence[Sequence[RunSpec]]
-) -> Group:
-    """``lrbench validate``: the grid size and its lockstep groups, with the optimizer steps
-    each group computes once shared prefixes are counted once (:mod:`lrbench.core.sharing`)."""
+) -> TableModel:
+    """``lrbench validate``'s table: the lockstep groups, with the optimizer steps each group
+    computes once shared prefixes are counted once (:mod:`lrbench.core.sharing`)."""
     from lrbench.core.sharing import row_steps
 
-    table = Table(
-        title=f"{cfg.name}: {len(specs)} runs in {len(groups)} lockstep groups",
-        title_justify="left",
+    short = {"configurations": "configs", "steps each": "steps", "steps computed": "computed"}
+    columns = (
+        Column("task", key=True),
+        Column("optimizers"),
+        *(Column(h, "right", wrap=False, short=short[h]) for h in short),
+        Column("batch", "right", wrap=False),
+        Column("dtype", wrap=False),
     )
-    numeric = ("configurations", "steps each", "steps computed")
-    for col in ("task", "optimizers", *numeric, "batch", "dtype"):
-        table.add_column(col, justify="right" if col in numeric else "left")
+    rows = []
     for g in groups:
         s = g[0]
-        opts = sorted({x.optimizer for x in g})
         computed = row_steps(g)
-        table.add_row(
+        texts = (
             s.task.label,
-            ", ".join(opts),
+            ", ".join(sorted({x.optimizer for x in g})),
             str(len(g)),
             str(s.train.steps),
             f"{computed:,} ({computed / (len(g) * s.train.steps):.0%})",
             str(s.train.batch_size or "full"),
             s.train.dtype,
         )
+        rows.append(tuple(Entry(t) for t in texts))
+    title = f"{cfg.name}: {len(specs)} runs in {len(groups)} lockstep groups"
+    return TableModel(title, columns, tuple(rows))
+
+
+def validate_table(
+    cfg: Config, specs: Sequence[RunSpec], groups: Sequence[Sequence[RunSpec]]
+) -> Group:
+    """``lrbench validate``: the grid size, then :func:`validate_model`."""
     stops = len(cfg.train.get("early_stopping", (None,)))
     axes = (
         f"{len(cfg.tasks)} tasks x {len(cfg.optimizers)} optimizers x {len(cfg.schedules)} "
@@ -274,11 +364,11 @@ def validate_table(
         + (f" x {stops} early-stopping settings" if stops > 1 else "")
         + f" = {len(specs)} runs"
     )
-    return Group(Text(f"config OK: {axes}"), table)
+    return Group(Text(f"config OK: {axes}"), to_rich(validate_model(cfg, specs, groups)))
 
 
-def registry_tables(family: str = "all") -> list[Table]:
-    """``lrbench list``: each registry with its parameters and defaults."""
+def registry_models(family: str = "all") -> list[TableModel]:
+    """``lrbench list``: each registry with its parameters and defaults (prose columns wrap)."""
     from lrbench.core.data import DATASETS
     from lrbench.core.models import MODELS
     from lrbench.core.optimizers import OPTIMIZERS
@@ -294,18 +384,59 @@ def registry_tables(family: str = "all") -> list[Table]:
     for name, reg in families.items():
         if family not in ("all", name):
             continue
-        table = Table(title=name, title_justify="left", show_lines=True)
-        table.add_column("name", style="bold", no_wrap=True)
-        table.add_column("description")
-        table.add_column("parameters (default: allowed)")
+        columns = (
+            Column("name", wrap=False, key=True),
+            Column("description"),
+            Column("parameters (default: allowed)", short="parameters"),
+        )
+        rows = []
         for entry in reg.values():
             params = "\n".join(
                 f"{p.name} = {show(p.default)}: {p.allowed()}" + (f". {p.help}" if p.help else "")
                 for p in entry.params
             )
-            table.add_row(entry.name, entry.doc, params or "-")
-        out.append(table)
+            rows.append((Entry(entry.name, "strong"), Entry(entry.doc), Entry(params or "-")))
+        out.append(TableModel(name, columns, tuple(rows), row_lines=True, rules=("boxed",)))
     return out
+
+
+def registry_tables(family: str = "all") -> list[RenderableType]:
+    """:func:`registry_models` for a terminal."""
+    return [to_rich(m) for m in registry_models(family)]
+
+
+def schedule_model(
+    name: str,
+    params: Mapping[str, Any],
+    lr: float,
+    table_values: np.ndarray,
+    moms: np.ndarray | None,
+) -> TableModel:
+    """``lrbench schedule``: the lr (and cycled momentum) at every step, 6 significant figures,
+    one notation for the table (fixed unless a value is below 1e-9 or above 1e6)."""
+    shown = ", ".join(f"{k}={show(v)}" for k, v in params.items())
+    columns = [Column("step", "right", wrap=False, key=True), Column("lr", "right", wrap=False)]
+    series = [table_values] + ([moms] if moms is not None else [])
+    if moms is not None:
+        columns.append(Column("momentum", "right", wrap=False))
+    style = notation([float(v) for col in series for v in col], low=1e-9)
+    rows = tuple(
+        (Entry(str(t)), *(Entry(_six(float(col[t]), style)) for col in series))
+        for t in range(len(table_values))
+    )
+    notes = (shown,) if shown else ()
+    return TableModel(f"{name} with lr={lr_text(lr)}", tuple(columns), rows, notes)
+
+
+def _six(v: float, style: str) -> str:
+    """6 significant figures: ``0.0999753`` (fixed, trailing zeros dropped) or ``9.99753e-02``."""
+    if style == "sci" or not math.isfinite(v):
+        return f"{v:.5e}"
+    if v == 0:
+        return "0"
+    decimals = max(0, 5 - math.floor(math.log10(abs(v))))
+    text = f"{v:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def schedule_table(
@@ -314,22 +445,6 @@ def schedule_table(
     lr: float,
     table_values: np.ndarray,
     moms: np.ndarray | None,
-) -> Table:
-    """``lrbench schedule``: the lr (and cycled momentum) at every step."""
-    shown = ", ".join(f"{k}={show(v)}" for k, v in params.items())
-    table = Table(
-        title=f"{name} with lr={lr_text(lr)}",
-        caption=shown,
-        title_justify="left",
-        caption_justify="left",
-    )
-    table.add_column("step", justify="right")
-    table.add_column("lr", justify="right")
-    if moms is not None:
-        table.add_column("momentum", justify="right")
-    for t, v in enumerate(table_values):
-        row = [str(t), f"{float(v):.6g}"]
-        if moms is not None:
-            row.append(f"{float(moms[t]):.6g}")
-        table.add_row(*row)
-    return table
+) -> RenderableType:
+    """:func:`schedule_model` for a terminal."""
+    return to_rich(schedule_model(name, params, lr, table_values, moms))
