@@ -81,7 +81,8 @@ def test_sweep_report_loads_cleanly_with_every_figure_drawn(tmp_path: Path):
     with open_report(page) as browser:
         sizes = json.loads(browser.evaluate(SIZES))
         n_figures = len(list((out / "plots").iterdir()))
-        assert len(sizes) == n_figures == 9  # sensitivity, curves, loss, gap a task (2) + schedules
+        # sensitivity, curves, loss and gap figures of each of 2 tasks, and the schedules figure
+        assert len(sizes) == n_figures == 9
         assert all(w > 100 and h > 100 for w, h in sizes), sizes
         assert browser.evaluate("document.querySelectorAll('table').length") >= 4
         best = browser.evaluate(BEST_BG)

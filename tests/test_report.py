@@ -102,7 +102,8 @@ def test_the_html_page_holds_every_part(finished: Path):
     assert_self_contained(page)
     words = page.all_text
     figures = sorted(p.name for p in (finished / "plots").iterdir())
-    assert text.count("<svg") == len(figures) == 9  # sensitivity, curves, loss, gap a task (2) + schedules
+    # sensitivity, curves, loss and gap figures of each of 2 tasks, and the schedules figure
+    assert text.count("<svg") == len(figures) == 9
     for name in figures:
         assert f"(plots/{name})" in words  # every figure, captioned with its file
     for task in ("iris/logreg", "moons/mlp[16]"):
