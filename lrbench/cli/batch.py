@@ -221,7 +221,8 @@ def load_all(files: Sequence[Path], overrides: Sequence[str]) -> list[Any]:
     its results folder)."""
     from lrbench.config import load_config
 
-    configs, seen = [], {}
+    configs: list[Any] = []
+    seen: dict[str, Path] = {}
     for f in files:
         try:
             config = load_config([f], overrides)

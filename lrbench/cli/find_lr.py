@@ -93,7 +93,8 @@ def build_config(
         text = flags.batch_size.strip()
         if text != "full" and not (text.isdigit() and int(text) >= 1):
             raise ConfigError("--batch-size", flags.batch_size, "an integer >= 1 or 'full'")
-        train = raw.get("train") if isinstance(raw.get("train"), dict) else {}
+        given = raw.get("train")
+        train: dict[str, Any] = given if isinstance(given, dict) else {}
         raw["train"] = {**train, "batch_size": text if text == "full" else int(text)}
     named = "name" in raw
     raw.setdefault("name", Path(path).stem if path is not None else "find-lr")
@@ -134,6 +135,7 @@ def _new_task(flags: TaskFlags, base: dict[str, Any]) -> dict[str, Any]:
     from lrbench.core.data import dataset_kind
     from lrbench.core.models import model_task
 
+    assert flags.dataset is not None  # called only when --dataset is given
     kind = dataset_kind(flags.dataset)
     model = flags.model or base.get("model")
     if not model or (kind != "csv" and model_task(model) != kind):
@@ -188,7 +190,7 @@ _Curve = Annotated[str, _setting("curve", RAMP)]
 _Probe = Annotated[int, _setting("probe_size", RAMP)]
 _Beta = Annotated[float, _setting("smooth_beta", RULES)]
 _Window = Annotated[int | None, _setting("smooth_window", RULES, show_default=False)]
-_Div = Annotated[float, _setting("div_factor", RULES)]
+_Div = Annotated[float | None, _setting("div_factor", RULES)]
 _NoStop = Annotated[bool, typer.Option("--no-stop-div", help="Stop only on a non-finite loss.", rich_help_panel=RULES)]  # fmt: skip
 _Floor = Annotated[float, _setting("loss_floor", RULES)]
 _SkipStart = Annotated[int, _setting("skip_start", RULES)]

@@ -174,13 +174,13 @@ def _cases(c: SweepChecks) -> list[ET.Element]:
         cases.append(case)
     if c.comparison is not None or c.baseline_note:
         case = _case(f"{cls}.compare", "baseline comparison")
-        if c.baseline_error:
+        if c.baseline_error and c.baseline_note:
             error = ET.SubElement(case, "error", {"type": "not comparable",
                                                   "message": _clean(c.baseline_note)})  # fmt: skip
             error.text = _clean(c.baseline_note + "\n")
         elif c.baseline_note:
             ET.SubElement(case, "skipped", {"message": _clean(c.baseline_note)})
-        elif c.comparison.regressions:
+        elif c.comparison is not None and c.comparison.regressions:
             regs = c.comparison.regressions
             lines = [f"{' '.join(r.row)}: {'; '.join(r.reasons)}" for r in regs]
             fail = ET.SubElement(case, "failure", {

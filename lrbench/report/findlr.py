@@ -110,13 +110,14 @@ def _method_lines(chart: Chart, method: str, agg: dict[str, Any], *, chosen: boo
     if v is None:
         return
     name = method + (" (recommended)" if chosen else "")
-    style = {"color": COLORS[method], "width": 2.5 if chosen else 1.5, "dash": not chosen}
+    color, width, dash = COLORS[method], 2.5 if chosen else 1.5, not chosen
     base = agg.get("base", {}).get("median")
     if base is not None:
-        chart.vline(base, **style)
-        chart.vline(v, label=f"{name} {base:.3g} - {v:.3g}", **style)
+        chart.vline(base, dash=dash, color=color, width=width)
+        label = f"{name} {base:.3g} - {v:.3g}"
     else:
-        chart.vline(v, label=f"{name} {v:.3g}", **style)
+        label = f"{name} {v:.3g}"
+    chart.vline(v, label=label, dash=dash, color=color, width=width)
 
 
 # ------------------------------------------------------------------------------ the terminal
@@ -170,7 +171,7 @@ def text_chart(
     a vertical line of ``char`` at ``lr`` (under the curve) and ``text`` in the legend.
     Returns ``[]`` when ``y`` has no finite point.
     """
-    lim = view_limits(y)
+    lim = view_limits(np.asarray(y, dtype=float))
     if lim is None:
         return []
     bot, top = lim
@@ -196,21 +197,21 @@ def text_chart(
         axis = ("+" if ascii_only else "┤") if tick else ("|" if ascii_only else "│")
         lines.append(f"{(f'{value:.4g}' if tick else ''):>9} {axis}" + "".join(row).rstrip())
     lines.append(" " * 10 + ("+" + "-" * width if ascii_only else "└" + "─" * width))
-    axis = [" "] * (width + 8)
+    tick_row = [" "] * (width + 8)
     taken = -2
     ticks = [(col(10.0**d), f"1e{d}") for d in range(math.ceil(x0), math.floor(x1) + 1)]
     if len(ticks) < 2:
         ticks = [(0, f"{lrs[0]:.3g}"), (width - 1, f"{lrs[-1]:.3g}")]
     for c, text in ticks:
-        c = min(c, len(axis) - len(text))
+        c = min(c, len(tick_row) - len(text))
         if c > taken + 1:
-            axis[c : c + len(text)] = list(text)
+            tick_row[c : c + len(text)] = list(text)
             taken = c + len(text)
-    lines.append((" " * 11 + "".join(axis)).rstrip())
-    legend = [f"{dot} {label}"]
-    legend += [
+    lines.append((" " * 11 + "".join(tick_row)).rstrip())
+    legend_items = [f"{dot} {label}"]
+    legend_items += [
         f"{ch} {text}" + ("" if 0 <= col(lr) < width else " (off the chart)")
         for lr, ch, text in marks
     ]
-    lines.append(" " * 11 + "   ".join(legend))
+    lines.append(" " * 11 + "   ".join(legend_items))
     return lines
