@@ -16,7 +16,8 @@ evaluations, and the results built from them). Step ``t`` (0-based) of the loop:
 
 1. evaluation, at ``t == 0`` and every ``eval_every`` steps: full training loss, validation
    loss and accuracy; ``t == 0`` sets the divergence thresholds, later ones feed plateau
-   schedules; a non-finite loss stops the configuration;
+   schedules; a non-finite loss stops the configuration; with ``train.track: [sharpness]``,
+   the largest Hessian eigenvalue of the training loss (:mod:`lrbench.core.sharpness`);
 2. forward and backward pass on each row's minibatch (the minibatch loss logged for step ``t``
    is this one, before the update);
 3. fork: rows whose configurations' learning rates part at ``t`` are copied (after the pass,
@@ -42,6 +43,7 @@ from lrbench.core.data import Data
 from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
 from lrbench.core.sharing import Fork, GroupPlan, Rows, plan_group, rule_key
+from lrbench.core.sharpness import top_eigenvalue
 from lrbench.core.tasks import load_task_data, steps_per_epoch
 from lrbench.spec import RunResult, RunSpec, TrainSpec
 
@@ -259,6 +261,8 @@ class _Records:
         self.val_loss = np.full((len(eval_steps), K), np.nan)
         self.val_accuracy = np.full((len(eval_steps), K), np.nan)
         self.probe_loss = np.full((T, K), np.nan) if probe else None
+        tracked = "sharpness" in train.track
+        self.sharpness = np.full((len(eval_steps), K), np.nan) if tracked else None
         self.steps_done = np.full(K, T)
         self.diverged_at: list[int | None] = [None] * K
 
@@ -278,6 +282,11 @@ class _Records:
         self.val_loss[i, rows.owners] = rows.spread(val)
         if acc is not None:
             self.val_accuracy[i, rows.owners] = rows.spread(acc)
+
+    def curvature(self, t: int, rows: Rows, sharpness: np.ndarray) -> None:
+        """The sharpness (top Hessian eigenvalue) of each row at evaluation ``t``."""
+        assert self.sharpness is not None
+        self.sharpness[self.eval_at[t], rows.owners] = rows.spread(sharpness)
 
     def probe(self, t: int, rows: Rows, loss: np.ndarray) -> None:
         """The probe loss after update ``t`` (the range test shares no row)."""
@@ -321,6 +330,9 @@ class _Records:
                     steps_per_epoch=per_epoch,
                     wall_s=wall_s,
                     extra=extra,
+                    eval_sharpness=None
+                    if self.sharpness is None
+                    else self.sharpness[:n_eval, k].copy(),
                 )
             )
         out = [results[0]] * len(results)
@@ -369,6 +381,8 @@ def train_group(
             if t in records.eval_at:  # 1. evaluation (t = 0 also sets the divergence thresholds)
                 tr_loss, va_loss, va_acc = _evaluate(model, stack, plan, data, t)
                 records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc)
+                if records.sharpness is not None:  # train.track: [sharpness]
+                    records.curvature(t, stack.rows, top_eigenvalue(model, stack.params, X, y))
                 if t == 0:
                     stack.threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
                 elif t < T:

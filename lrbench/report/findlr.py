@@ -176,8 +176,11 @@ def _caption(pair: PairResult, outcome: Outcome) -> str:
         lines.append(f"* recommended {what}{bound}: median over seeds of {st.suggest}")
     lines += _trust_lines(pair, outcome)
     if pair.bound is not None:
+        holds = "exact for least squares" if pair.task.model == "linear" else (
+            "sufficient for logreg: L bounds its curvature")  # fmt: skip
         lines.append(
-            f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent, no momentum)"
+            f"stability bound 2/L = {pair.bound:.3g} (full-batch gradient descent, no momentum; "
+            f"{holds})"
         )
     stops = [s.divergence.stop_step for s in pair.seeds if s.divergence.stop_step is not None]
     if stops:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lrbench.report.svgchart import PALETTE, Chart
+from lrbench.report.theory import bound_lines, theory_figures
 from lrbench.sweep.analysis import direction
 from lrbench.sweep.findings import Cell, RowKey
 
@@ -57,6 +58,8 @@ def sweep_plots(outcome: SweepOutcome) -> list[Figure]:
             Figure(f"sensitivity-{slug(task)}.svg", _sensitivity(outcome, task, rows, colors))
         )
         figures.append(Figure(f"curves-{slug(task)}.svg", _curves(outcome, task, colors)))
+    for parts, svg in theory_figures(outcome):  # batch size, conditioning, sharpness
+        figures.append(Figure("-".join(slug(p) for p in parts) + ".svg", svg))
     return figures
 
 
@@ -87,9 +90,8 @@ def _sensitivity(
         div = np.array([c.status == "diverged" for c in cells])
         if div.any():
             chart.marks(lr[div], np.full(int(div.sum()), worst), color, symbol="x")
-    bound = outcome.bounds.get(task)
-    if bound is not None:
-        chart.vline(bound, label=f"2/L = {bound:.3g}")
+    for x, label, color in bound_lines(outcome, task):  # 2/L and heavy ball (report.theory)
+        chart.vline(x, label=label, color=color)
     return chart.to_svg()
 
 

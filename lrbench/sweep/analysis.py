@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -37,6 +37,10 @@ from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this
     StatusCounts,
     summary_rows,
 )
+from lrbench.sweep.runinfo import annotate
+
+if TYPE_CHECKING:
+    from lrbench.spec import TaskSpec
 
 #: Metric name -> direction ("min": lower is better, "max": higher is better).
 METRICS = {
@@ -101,11 +105,13 @@ def direction(metric: str) -> str:
 
 # ---------------------------------------------------------------- rows and labels
 def row_key(spec: RunSpec) -> RowKey:
-    """``(task, (optimizer, params), (schedule, params))``: what every lr of a row shares."""
+    """``(task, (optimizer, params), (schedule, params), batch_size)``: what every lr of a row
+    shares (the batch size tells rows of a batch-size grid apart)."""
     return (
         spec.task,
         (spec.optimizer, spec.optimizer_params),
         (spec.schedule, spec.schedule_params),
+        spec.train.batch_size,
     )
 
 
@@ -449,10 +455,15 @@ def analyze(
     metric: str = "final_val_loss",
     target_loss: float | None = None,
     defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    bounds: Mapping[TaskSpec, float] | None = None,
 ) -> Analysis:
-    """Run metrics, slow marks (by ``metric``, or final val loss for steps), cells, best lrs."""
+    """Run metrics, slow marks (by ``metric``, or final val loss for steps), cells, best lrs.
+    Task labels, batch sizes, base lrs and the descent check (against ``bounds``, each task's
+    2/L) as :func:`lrbench.sweep.runinfo.annotate` adds them."""
     direction(metric)
+    results = list(results)
     runs = [run_metrics(r, target_loss, defaults) for r in results]
+    runs = annotate(runs, results, bounds)
     runs = mark_slow(runs, metric if metric in INITIAL else "final_val_loss")
     cells = aggregate_cells(runs, metric)
     best = best_per_row(cells, metric)
