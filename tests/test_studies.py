@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from lrbench.cli.main import app
 from lrbench.config import load_config, validate
 from lrbench.errors import ConfigError
 from lrbench.sweep import run as sweep_run
@@ -26,6 +29,7 @@ SMALL = [
     "train.epochs=2",
 ]
 N_TRAIN = {"iris": 120, "moons": 80}  # n - ceil(0.2 n) of 150 and 100 rows
+runner = CliRunner()
 
 
 def test_every_study_is_a_valid_config_of_claims_one_verdict_a_task():
@@ -203,3 +207,27 @@ def test_mistakes_name_the_key_the_value_and_what_is_allowed(item, message):
 def test_best_lr_slope_needs_a_batch_size_grid():
     with pytest.raises(ConfigError, match="give train.batch_size a list"):
         validate({**BASE, "train": {"steps": 4}, "expect": [{"what": "best_lr_slope", "above": 0}]})
+
+
+def test_batch_prints_a_verdict_per_claim_and_check_turns_it_into_the_exit_code(tmp_path):
+    """A claim that cannot hold (a best lr below the whole grid) and one that must (the best lr
+    is a grid point): the verdicts are printed, and only --check makes the first exit 1."""
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    study = {
+        "name": "claims",
+        "tasks": [{"dataset": "iris", "model": "logreg"}],
+        "train": {"steps": 3},
+        "lr": [0.1, 0.3],
+        "expect": [
+            {"what": "best_lr", "between": [1e-9, 1e-8], "claim": True, "name": "tiny"},
+            {"what": "best_lr", "between": [0.1, 0.3], "claim": True, "name": "on the grid"},
+        ],
+    }
+    (folder / "claims.yaml").write_text(yaml.safe_dump(study))
+    args = ["batch", str(folder), "--out-root", str(tmp_path / "out"), "--quiet", "--no-plots"]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0  # a claim that does not hold is a finding
+    assert "does not hold" in shown.stdout and "│ holds" in shown.stdout
+    checked = runner.invoke(app, [*args, "--check"])
+    assert checked.exit_code == 1
