@@ -34,7 +34,7 @@ from lrbench.spec import EarlyStopping, RunSpec, TaskSpec, TrainSpec, freeze, re
 
 LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 TOP_KEYS = ("name", "seeds", "tasks", "train", "lr", "optimizers", "schedules", "analysis",
-            "expect")  # fmt: skip
+            "expect", "lr_scaling")  # fmt: skip
 TASK_KEYS = ("dataset", "model", "target", "test_size", "data_seed")
 METRIC_CHOICES = (
     "final_val_loss",
@@ -58,6 +58,7 @@ EARLY_STOPPING_PARAMS = (
 # Keys read apart from their section's plain settings (their own validators), declared so that an
 # unknown key's message lists them too.
 _STOPPING_KEY = Param("early_stopping", None, "str", "null, a mapping or a list", nullable=True)
+_TRACK_KEY = Param("track", None, "str", "what to measure at evaluations: sharpness", nullable=True)
 _ROWS_KEY = Param("rows", None, "str", "the parts of a row label, in order", nullable=True)
 
 TRAIN_PARAMS = (
@@ -71,7 +72,11 @@ TRAIN_PARAMS = (
         nullable=True,
     ),
     Param(
-        "batch_size", 32, "int", "minibatch size, or full for full-batch gradient descent", low=1
+        "batch_size",
+        32,
+        "int",
+        "minibatch size, or full for full-batch gradient descent (a list: a grid axis)",
+        low=1,
     ),
     Param(
         "eval_every",
@@ -90,6 +95,24 @@ TRAIN_PARAMS = (
         "stop a run whose minibatch loss exceeds this multiple of its initial loss",
         low=1.0,
         low_open=True,
+    ),
+)
+TRACKED = ("sharpness",)  # what train.track may ask for (lrbench.core.sharpness)
+LR_SCALING_PARAMS = (
+    Param(
+        "rule",
+        "none",
+        "choice",
+        "rescale each grid lr by the batch size B: linear lr*B/N, sqrt lr*sqrt(B/N)",
+        choices=("none", "linear", "sqrt"),
+    ),
+    Param(
+        "base_batch_size",
+        None,
+        "int",
+        "N: the batch size the grid's lrs are for",
+        low=1,
+        nullable=True,
     ),
 )
 ANALYSIS_PARAMS = (
@@ -124,30 +147,48 @@ class Config:
     analysis: dict[str, Any]
     raw: dict[str, Any]
     expect: tuple[Expectation, ...] = ()  # lrbench/expect.py; evaluated by lrbench.sweep.expect
+    batch_sizes: tuple[int | None, ...] = ()  # train.batch_size as a grid axis (None: full)
+    lr_scaling: dict[str, Any] | None = None  # {rule, base_batch_size} when a rule is set
 
     def specs(self) -> list[RunSpec]:
-        """Every run of the grid, in a stable order (task, early stopping, optimizer, schedule,
-        lr, seed)."""
+        """Every run of the grid, in a stable order (task, early stopping, batch size, optimizer,
+        schedule, lr, seed); with ``lr_scaling``, each grid lr is rescaled by the batch size
+        (:func:`scaled_lr`) and kept as the spec's ``base_lr``."""
         out = []
         for task in self.tasks:
             for stopping in self.train.get("early_stopping", (None,)):
-                train = self.train_spec(task, stopping)
-                for (oname, oparams), (sname, sparams), lr, seed in itertools.product(
-                    self.optimizers, self.schedules, self.lrs, self.seeds
-                ):
-                    out.append(
-                        RunSpec(
-                            task, train, oname, freeze(oparams), sname, freeze(sparams), lr, seed
-                        )
-                    )
+                for batch in self.batch_sizes or (self.train["batch_size"],):
+                    train = self.train_spec(task, batch, stopping)
+                    for (oname, oparams), (sname, sparams), lr, seed in itertools.product(
+                        self.optimizers, self.schedules, self.lrs, self.seeds
+                    ):
+                        used, base = lr, None
+                        if self.lr_scaling is not None:
+                            used, base = self._scaled(task, batch, lr), lr
+                        out.append(RunSpec(task, train, oname, freeze(oparams), sname,
+                                           freeze(sparams), used, seed, base))  # fmt: skip
         return out
 
-    def train_spec(self, task: TaskSpec, early_stopping: EarlyStopping | None = None) -> TrainSpec:
+    def _scaled(self, task: TaskSpec, batch: int | None, lr: float) -> float:
+        """A grid lr rescaled for ``batch`` (full batch: the task's training-set size)."""
+        assert self.lr_scaling is not None
+        size = train_size(task, self.train["dtype"]) if batch is None else batch
+        return scaled_lr(lr, size, self.lr_scaling["base_batch_size"], self.lr_scaling["rule"])
+
+    def train_spec(
+        self,
+        task: TaskSpec,
+        batch: int | None | str = "config",
+        early_stopping: EarlyStopping | None = None,
+    ) -> TrainSpec:
         """Training settings for a task (epochs resolve against its training-set size,
         :func:`lrbench.core.tasks.train_size`: known without loading the data for bundled and
-        generated datasets), with ``early_stopping`` (one entry of ``train.early_stopping``)."""
+        generated datasets), at ``batch`` (default: ``train.batch_size``, the first of a list),
+        with ``early_stopping`` (one entry of ``train.early_stopping``)."""
         t = self.train
-        batch = t["batch_size"]
+        if batch == "config":
+            batch = t["batch_size"]
+        assert batch is None or isinstance(batch, int)
         steps = t["steps"]
         if steps is None:
             steps = t["epochs"] * steps_per_epoch(train_size(task, t["dtype"]), batch)
@@ -159,7 +200,20 @@ class Config:
             dtype=t["dtype"],
             divergence_factor=t["divergence_factor"],
             early_stopping=early_stopping,
+            track=tuple(t.get("track", ())),
         )
+
+
+def scaled_lr(lr: float, batch: int, base_batch: int, rule: str) -> float:
+    """A grid learning rate rescaled for batch size ``batch`` (``N = base_batch``): ``linear``
+    ``lr * B / N`` (Goyal et al. 2017), ``sqrt`` ``lr * sqrt(B / N)`` (Krizhevsky 2014; Hoffer et
+    al. 2017), ``none`` ``lr``. Computed exactly so: ``lr * B / N`` and ``lr * math.sqrt(B / N)``
+    in float64."""
+    if rule == "linear":
+        return lr * batch / base_batch
+    if rule == "sqrt":
+        return lr * math.sqrt(batch / base_batch)
+    return lr
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -280,25 +334,30 @@ def validate(raw: Mapping[str, Any]) -> Config:
         resolve_schedule,
     )
     analysis = errors.attempt(_analysis, raw.get("analysis") or {})
+    scaling = errors.attempt(_lr_scaling, raw.get("lr_scaling"))
     if optimizers is not FAILED and schedules is not FAILED:
         errors.attempt(_cycle_momentum, optimizers, schedules)
     axes = (tasks, optimizers, schedules, lrs, seeds)
     if all(a is not FAILED for a in (*axes, train)):
-        stops = train["early_stopping"]
-        errors.attempt(_grid_size, (*axes, stops) if len(stops) > 1 else axes)
+        extra = {"early_stopping": train["early_stopping"], "batch sizes": train["batch_sizes"]}
+        errors.attempt(_grid_size, axes, {k: a for k, a in extra.items() if len(a) > 1})
     expect: tuple[Expectation, ...] = ()
     if all(a is not FAILED for a in (tasks, optimizers, schedules, analysis)):
         grid = Grid(tasks, optimizers, schedules, METRIC_CHOICES, analysis["metric"],
-                    analysis["target"], registry_defaults(OPTIMIZERS, SCHEDULES, MODELS))  # fmt: skip
+                    analysis["target"], registry_defaults(MODELS, OPTIMIZERS, SCHEDULES),
+                    lrs if lrs is not FAILED else (),
+                    train["batch_sizes"] if train is not FAILED else ())  # fmt: skip
         expect = errors.attempt(parse_expectations, raw.get("expect"), grid)
     errors.raise_if_any()
+    batches = train.pop("batch_sizes")
+    shown_batch = [b or "full" for b in batches] if len(batches) > 1 else batches[0] or "full"
     resolved = {
         "name": name,
         "seeds": list(seeds),
         "tasks": [_task_dict(t) for t in tasks],
         "train": {
             **{k: v for k, v in train.items() if k != "early_stopping"},
-            "batch_size": train["batch_size"] or "full",
+            "batch_size": shown_batch,
             "eval_every": train["eval_every"] or "epoch",
             **_stopping_dict(train["early_stopping"]),
         },
@@ -307,8 +366,12 @@ def validate(raw: Mapping[str, Any]) -> Config:
         "schedules": [{n: _plain(p)} for n, p in schedules],
         "analysis": {k: v for k, v in analysis.items() if k != "rows" or v is not None},
         **({"expect": [e.to_dict() for e in expect]} if expect else {}),
+        **({"lr_scaling": scaling} if scaling else {}),
     }
-    return Config(name, seeds, tasks, train, lrs, optimizers, schedules, analysis, resolved, expect)
+    if "track" in train:
+        resolved["train"]["track"] = list(train["track"])
+    return Config(name, seeds, tasks, train, lrs, optimizers, schedules, analysis, resolved, expect,
+                  batches if len(batches) > 1 else (), scaling)  # fmt: skip
 
 
 MAX_RUNS = 100_000  # runs in one grid (and cases of one expanded entry); W1 has 126
@@ -333,13 +396,17 @@ def _cycle_momentum(optimizers: tuple, schedules: tuple) -> None:
     errors.raise_if_any()
 
 
-def _grid_size(axes: Sequence[Sequence[Any]]) -> None:
-    n = math.prod(len(a) for a in axes)
+def _grid_size(
+    axes: Sequence[Sequence[Any]], extra: Mapping[str, Sequence[Any]] | None = None
+) -> None:
+    """At most :data:`MAX_RUNS` runs; ``extra``: further axes by name (early stopping, batch
+    sizes), given when they have more than one value."""
+    extra = extra or {}
+    all_axes = (*axes, *extra.values())
+    n = math.prod(len(a) for a in all_axes)
     if n > MAX_RUNS:
-        sizes = " x ".join(str(len(a)) for a in axes)
-        names = "tasks x optimizers x schedules x lr x seeds" + (
-            " x early_stopping" if len(axes) > 5 else ""
-        )
+        sizes = " x ".join(str(len(a)) for a in all_axes)
+        names = " x ".join(("tasks", "optimizers", "schedules", "lr", "seeds", *extra))
         raise ConfigError(
             "(grid)",
             f"{n} runs ({names} = {sizes})",
@@ -419,27 +486,29 @@ def _section(given: Any, params: Sequence[Param], path: str) -> dict[str, Any]:
 
 
 def _train(given: Any) -> dict[str, Any]:
+    """The ``train`` section: its settings, ``batch_sizes`` (the batch-size axis, ``None`` for
+    full batch; ``batch_size`` is its first value) and ``track``; every problem reported."""
     if not isinstance(given, Mapping):
         raise ConfigError("train", given, "a mapping of training settings")
     given = dict(given)
     stopping = given.pop("early_stopping", None)
-    full = given.get("batch_size") == "full"
-    if full:
-        del given["batch_size"]
+    errors = ErrorList()
+    batches = errors.attempt(_batch_sizes, given.pop("batch_size", 32))
+    track = errors.attempt(_track, given.pop("track", None))
     if given.get("eval_every") == "epoch":
         given["eval_every"] = None
-    errors = ErrorList()
-    for key, word in (("batch_size", "full"), ("eval_every", "epoch")):
-        v = given.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            errors.add(ConfigError(f"train.{key}", v, f"an integer >= 1 or {word}"))
-            del given[key]
-    t = errors.attempt(_section, given, (*TRAIN_PARAMS, _STOPPING_KEY), "train")
+    v = given.get("eval_every")
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+        errors.add(ConfigError("train.eval_every", v, "an integer >= 1 or epoch"))
+        del given["eval_every"]
+    t = errors.attempt(_section, given, (*TRAIN_PARAMS, _STOPPING_KEY, _TRACK_KEY), "train")
     stops = errors.attempt(_early_stopping, stopping)
     errors.raise_if_any()
     t["early_stopping"] = stops
-    if full:
-        t["batch_size"] = None
+    t["batch_size"], t["batch_sizes"] = batches[0], batches
+    del t["track"]  # declared for the unknown-key message only; kept below when asked for
+    if track:
+        t["track"] = track
     if t["epochs"] is None and t["steps"] is None:
         raise ConfigError("train.epochs", None, "a number of epochs (or give train.steps)")
     return t
@@ -512,6 +581,51 @@ def _row_parts(value: Any) -> tuple[str, ...] | None:
         if part not in ROW_PARTS:
             raise ConfigError(f"analysis.rows[{i}]", part, allowed, did_you_mean(part, ROW_PARTS))
     return tuple(value)
+
+
+def _batch_sizes(value: Any) -> tuple[int | None, ...]:
+    """``train.batch_size``: an integer >= 1 or ``full`` (None), or a list of them (a grid
+    axis, distinct values)."""
+    values = value if isinstance(value, list) and value else [value]
+    errors = ErrorList()
+    out: list[int | None] = []
+    for i, v in enumerate(values):
+        path = f"train.batch_size[{i}]" if isinstance(value, list) else "train.batch_size"
+        if v == "full":
+            out.append(None)
+        elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            errors.add(ConfigError(path, v, "an integer >= 1 or full (or a list of them)"))
+        else:
+            out.append(v)
+    errors.raise_if_any()
+    if len(set(out)) != len(out):
+        raise ConfigError("train.batch_size", value, "distinct batch sizes")
+    return tuple(out)
+
+
+def _track(value: Any) -> tuple[str, ...]:
+    """``train.track``: what to measure at every evaluation point besides the losses."""
+    if value is None:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    for i, v in enumerate(values):
+        if v not in TRACKED:
+            raise ConfigError(f"train.track[{i}]", v, "one of " + ", ".join(TRACKED),
+                              did_you_mean(v, TRACKED))  # fmt: skip
+    return tuple(dict.fromkeys(values))
+
+
+def _lr_scaling(value: Any) -> dict[str, Any] | None:
+    """``lr_scaling: {rule, base_batch_size}``: None when absent or ``rule: none``."""
+    if value is None:
+        return None
+    given = _section(value, LR_SCALING_PARAMS, "lr_scaling")
+    if given["rule"] == "none":
+        return None
+    if given["base_batch_size"] is None:
+        raise ConfigError("lr_scaling.base_batch_size", None,
+                          f"the batch size the lrs are for, with rule {given['rule']}")  # fmt: skip
+    return given
 
 
 def _tasks(value: Any) -> tuple[TaskSpec, ...]:

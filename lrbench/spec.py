@@ -111,6 +111,7 @@ class TrainSpec:
     dtype: str = "float64"
     divergence_factor: float = 1e3
     early_stopping: EarlyStopping | None = None
+    track: tuple[str, ...] = ()  # extra measurements at evaluation points, e.g. ("sharpness",)
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,15 @@ class RunSpec:
     schedule_params: Params
     lr: float
     seed: int
+    base_lr: float | None = None  # the grid's lr when lr_scaling rescaled it to ``lr``
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The spec as JSON-ready data (the run file's ``spec`` and what :attr:`run_id` hashes).
+
+        Fields added after the first release appear only when they differ from their default
+        (``train.track`` when not empty, ``base_lr`` when set), so every spec without them keeps
+        the dictionary, and hence the run id, it always had."""
+        out: dict[str, Any] = {
             "task": {
                 "dataset": self.task.dataset,
                 "dataset_params": {k: _jsonable(v) for k, v in self.task.dataset_params},
@@ -157,6 +164,11 @@ class RunSpec:
             "lr": self.lr,
             "seed": self.seed,
         }
+        if self.train.track:
+            out["train"]["track"] = list(self.train.track)
+        if self.base_lr is not None:
+            out["base_lr"] = self.base_lr
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunSpec:
@@ -172,17 +184,21 @@ class RunSpec:
             test_size=t["test_size"],
             data_seed=t["data_seed"],
         )
+        if "track" in tr:
+            tr["track"] = tuple(tr["track"])
+        train = TrainSpec(
+            **tr, early_stopping=None if stopping is None else EarlyStopping(**stopping)
+        )
         return cls(
             task=task,
-            train=TrainSpec(
-                **tr, early_stopping=None if stopping is None else EarlyStopping(**stopping)
-            ),
+            train=train,
             optimizer=d["optimizer"],
             optimizer_params=freeze(d["optimizer_params"]),
             schedule=d["schedule"],
             schedule_params=freeze(d["schedule_params"]),
             lr=d["lr"],
             seed=d["seed"],
+            base_lr=d.get("base_lr"),
         )
 
     @property
@@ -206,6 +222,8 @@ class RunResult:
 
     ``status`` is ``ok`` or ``diverged``; ``steps_done`` the number of updates applied;
     ``diverged_at`` the step where the divergence was detected (or ``None``).
+    ``eval_sharpness``: with ``train.track: [sharpness]``, the largest Hessian eigenvalue of the
+    full training loss at each evaluation point (:mod:`lrbench.core.sharpness`), else ``None``.
 
     ``eval_train_accuracy`` is the accuracy on the full training split at the evaluation points
     (NaN for regression; ``None`` in a run file written before it was recorded). With early
@@ -231,6 +249,7 @@ class RunResult:
     eval_train_accuracy: np.ndarray | None = None
     stopped_early: bool = False
     restored_step: int | None = None
+    eval_sharpness: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- labels

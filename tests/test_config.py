@@ -88,7 +88,7 @@ def test_overrides():
     [
         (
             {**BASE, "optimizer": ["sgd"]},
-            "optimizer: got ['sgd']; expected a known key: name, seeds, tasks, train, lr, optimizers, schedules, analysis, expect (did you mean 'optimizers'?)",
+            "optimizer: got ['sgd']; expected a known key: name, seeds, tasks, train, lr, optimizers, schedules, analysis, expect, lr_scaling (did you mean 'optimizers'?)",
         ),
         ({**BASE, "optimizers": ["adamm"]}, "optimizers[0]: got 'adamm'; expected an optimizer: "),
         (

@@ -4,7 +4,9 @@ Every dataset is split with scikit-learn's
 ``train_test_split(X, y, test_size=test_size, stratify=y, random_state=data_seed)``
 (``stratify=None`` for regression) and its features are standardised with the training split's
 mean and population standard deviation, as ``StandardScaler`` does (a constant column is scaled
-by 1). The data seed is shared by every training seed, so training seeds vary only the
+by 1). ``regression`` and ``classification`` take a ``condition_number``: the standardised
+training design then has exactly that condition number (:mod:`lrbench.core.conditioning`).
+The data seed is shared by every training seed, so training seeds vary only the
 initialisation and the batch order. Regression targets are left as they are. A bundled
 dataset's ``train_size`` keeps that many rows of the training split, a stratified subsample
 drawn with the data seed (:func:`subsample_train`), before standardising; the validation
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.core.conditioning import condition_design
 from lrbench.core.csvfile import read_csv
 from lrbench.errors import ConfigError
 from lrbench.params import Entry, Param, lookup, resolve
@@ -75,6 +78,17 @@ def _n_samples() -> Param:
 
 
 _SEED = Param("seed", 0, "int", "random_state of the generator", low=0, high=2**32 - 1)
+# Unset (null) it is left out of the resolved parameters, so specs without it keep their run ids.
+_CONDITION = Param(
+    "condition_number",
+    None,
+    "float",
+    "largest / smallest singular value of the standardised training design (exact; "
+    "lrbench.core.conditioning)",
+    low=1.0,
+    high=1e8,
+    nullable=True,
+)
 
 #: A bundled dataset's training rows: a stratified subsample of the training split drawn with
 #: the data seed (:func:`subsample_train`); the validation split keeps every row it had.
@@ -99,7 +113,8 @@ DATASETS: dict[str, Entry] = {
     ),
     "classification": Entry(
         "classification",
-        "make_classification (2 redundant features, 2 clusters a class, sklearn's defaults)",
+        "make_classification (2 redundant features, none with condition_number; 2 clusters "
+        "a class, sklearn's defaults)",
         (
             _n_samples(),
             Param("n_features", 20, "int", "number of features", low=4, high=MAX_FEATURES),
@@ -115,6 +130,7 @@ DATASETS: dict[str, Entry] = {
             Param("class_sep", 1.0, "float", "class cluster spacing", low=0, low_open=True),
             Param("flip_y", 0.01, "float", "fraction of labels assigned at random", low=0, high=1),
             _SEED,
+            _CONDITION,
         ),
     ),
     "moons": Entry(
@@ -152,6 +168,7 @@ DATASETS: dict[str, Entry] = {
             Param("n_informative", 10, "int", "features with a weight, <= n_features", low=1),
             Param("noise", 1.0, "float", "std of the Gaussian noise on y", low=0),
             _SEED,
+            _CONDITION,
         ),
     ),
 }
@@ -184,6 +201,8 @@ def resolve_dataset(name: str, given: Mapping[str, Any] | None, path: str) -> di
     p = resolve(entry.params, given, path)
     if name in BUNDLED and p["train_size"] is None:
         del p["train_size"]  # unset: the task (and its run ids) as before the parameter existed
+    if "condition_number" in p and p["condition_number"] is None:
+        del p["condition_number"]  # unset: not part of the spec (run ids stay as they were)
     if "n_informative" in p and "n_informative" not in (given or {}):
         # an unset n_informative follows a smaller n_features (the resolved value is recorded)
         room = p["n_features"] - (2 if name == "classification" else 0)
@@ -327,6 +346,8 @@ def _split_standardised(
     mean, scale = standardiser(X_tr)
     X_tr = (np.asarray(X_tr, dtype=np.float64) - mean) / scale
     X_va = (np.asarray(X_va, dtype=np.float64) - mean) / scale
+    if params.get("condition_number") is not None:
+        X_tr, X_va = condition_design(X_tr, X_va, params["condition_number"], params["seed"])
     return X_tr, X_va, np.asarray(y_tr), np.asarray(y_va), n_classes, tuple(names)
 
 
@@ -476,6 +497,8 @@ def _generate(name: str, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tup
             n_samples=n,
             n_features=p["n_features"],
             n_informative=p["n_informative"],
+            # exact copies make the design singular: with a condition number, noise features
+            n_redundant=0 if p.get("condition_number") is not None else 2,
             n_classes=p["n_classes"],
             class_sep=p["class_sep"],
             flip_y=p["flip_y"],

@@ -19,7 +19,9 @@ evaluations, and the results built from them). Step ``t`` (0-based) of the loop:
    plateau schedules; a non-finite loss stops the configuration; with early stopping
    (:class:`lrbench.spec.EarlyStopping`), a configuration whose validation loss has not improved
    for ``patience`` evaluations stops too (``stopped_early``; it leaves the stack as a diverged
-   one does, so its group shrinks and no other configuration's bits change);
+   one does, so its group shrinks and no other configuration's bits change); with
+   ``train.track: [sharpness]``, the largest Hessian eigenvalue of the training loss
+   (:mod:`lrbench.core.sharpness`);
 2. forward and backward pass on each row's minibatch (the minibatch loss logged for step ``t``
    is this one, before the update);
 3. fork: rows whose configurations' learning rates part at ``t`` are copied (after the pass,
@@ -45,6 +47,7 @@ from lrbench.core.data import Data
 from lrbench.core.models import Model
 from lrbench.core.optimizers import Optimizer
 from lrbench.core.sharing import Fork, GroupPlan, Rows, plan_group, rule_key
+from lrbench.core.sharpness import top_eigenvalue
 from lrbench.core.stopping import Patience
 from lrbench.core.tasks import load_task_data, steps_per_epoch
 from lrbench.spec import RunResult, RunSpec, TrainSpec
@@ -273,6 +276,8 @@ class _Records:
         self.stopped_early = np.zeros(K, dtype=bool)
         self.best_at = np.zeros(K, dtype=np.int64)
         self.probe_loss = np.full((T, K), np.nan) if probe else None
+        tracked = "sharpness" in train.track
+        self.sharpness = np.full((len(eval_steps), K), np.nan) if tracked else None
         self.steps_done = np.full(K, T)
         self.diverged_at: list[int | None] = [None] * K
 
@@ -310,6 +315,11 @@ class _Records:
         for k in configurations:
             self.stopped_early[k] = True
             self.steps_done[k] = t
+
+    def curvature(self, t: int, rows: Rows, sharpness: np.ndarray) -> None:
+        """The sharpness (top Hessian eigenvalue) of each row at evaluation ``t``."""
+        assert self.sharpness is not None
+        self.sharpness[self.eval_at[t], rows.owners] = rows.spread(sharpness)
 
     def probe(self, t: int, rows: Rows, loss: np.ndarray) -> None:
         """The probe loss after update ``t`` (the range test shares no row)."""
@@ -358,6 +368,9 @@ class _Records:
                     eval_train_accuracy=self.train_accuracy[:n_eval, k].copy(),
                     stopped_early=bool(self.stopped_early[k]),
                     restored_step=int(self.best_at[k]) if restore else None,
+                    eval_sharpness=None
+                    if self.sharpness is None
+                    else self.sharpness[:n_eval, k].copy(),
                 )
             )
         out = [results[0]] * len(results)
@@ -406,6 +419,8 @@ def train_group(
             if t in records.eval_at:  # 1. evaluation (t = 0 also sets the divergence thresholds)
                 tr_loss, va_loss, va_acc, tr_acc = _evaluate(model, stack, plan, data, t)
                 records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc, tr_acc)
+                if records.sharpness is not None:  # train.track: [sharpness]
+                    records.curvature(t, stack.rows, top_eigenvalue(model, stack.params, X, y))
                 if t == 0:
                     stack.threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
                 elif t < T:

@@ -2,6 +2,10 @@
 finder results.
 
 Importing the room registers every sweep figure maker (:func:`lrbench.report.plots.sweep_figure`):
-those of ``plots`` and the generalization gap figures of ``generalization``."""
+those of ``plots``, the generalization gap figures of ``generalization`` and the theory figures
+of ``theory_plots`` (batch size, conditioning, sharpness)."""
 
-from lrbench.report import generalization  # noqa: F401 - registers the gap figures
+from lrbench.report import (
+    generalization,  # noqa: F401 - registers the gap figures
+    theory_plots,  # noqa: F401 - registers the theory figures
+)

@@ -110,7 +110,7 @@ def batch_model(checks: Sequence[SweepChecks]) -> TableModel:
 
 # ---------------------------------------------------------------- expectations
 def result_row(r: ExpectationResult) -> tuple[str, ...]:
-    verdict = "pass" if r.passed else "FAIL"
+    verdict = r.verdict  # pass / FAIL, or holds / does not hold for a claim
     if r.near_bound:
         verdict += " (within noise)"
     return (r.expectation.title, verdict, r.measured(), r.expectation.bound, r.detail)

@@ -81,9 +81,11 @@ def caption(pair: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
         lines.append(f"* recommended {what}{bound}: median over seeds of {chosen}")
     lines += trust_lines(pair)
     if pair["stability_bound_2_over_L"] is not None:
+        holds = "exact for least squares" if pair["model"] == "linear" else (
+            "sufficient for logreg: L bounds its curvature")  # fmt: skip
         lines.append(
             f"stability bound 2/L = {pair['stability_bound_2_over_L']:.3g} "
-            "(full-batch gradient descent, no momentum)"
+            f"(full-batch gradient descent, no momentum; {holds})"
         )
     stops = sorted(
         (s["stop_step"], s["stop_lr"]) for s in pair["stops"] if s["stop_step"] is not None

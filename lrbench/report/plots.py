@@ -8,8 +8,9 @@ a figure to every sweep (and to ``report.html``) is one decorated function. The 
   axis, one line per optimizer / schedule, the seeds' spread (lowest to highest seed) as a band,
   a ring on each row's best learning rate, an x for every cell whose seeds all diverged (just
   past the worst finite mean: above it for a loss, below it for an accuracy), and the stability
-  bound 2/L as a dashed vertical line when the task has one; the y axis is logarithmic for a loss
-  metric whose finite means are all positive.
+  bound 2/L as a dashed vertical line when the task has one (and, for heavy-ball rows,
+  2(1+momentum)/L; :func:`lrbench.report.theory.bound_lines`, each labelled with what it
+  assumes); the y axis is logarithmic for a loss metric whose finite means are all positive.
 - ``curves-<task>.svg``: the validation loss (mean over the non-diverged seeds) against the
   epoch at the best learning rate of each row, on a log axis when every value is positive.
 - ``loss-<task>.svg``: one panel per optimizer x schedule, the training loss (solid) and the
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lrbench.report.svgchart import PALETTE, Chart, panels
+from lrbench.report.theory import bound_lines
 from lrbench.sweep.analysis import direction
 from lrbench.sweep.findings import Cell, RowKey
 
@@ -145,9 +147,8 @@ def _sensitivity(
         at = [i for i, c in enumerate(cells) if c.lr == best.get(row)]
         if at:
             chart.marks(lr[at], mean[at], color, symbol="o")
-    bound = outcome.bounds.get(task)
-    if bound is not None:
-        chart.vline(bound, label=f"2/L = {bound:.3g}")
+    for x, label, color in bound_lines(outcome, task):  # 2/L and heavy ball (report.theory)
+        chart.vline(x, label=label, color=color)
     return chart.to_svg()
 
 

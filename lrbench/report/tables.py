@@ -22,6 +22,7 @@ from rich.text import Text
 
 from lrbench.files import jsonable
 from lrbench.report.table_model import Column, Entry, TableModel, to_markdown, to_rich
+from lrbench.report.theory import theory_models
 from lrbench.spec import show
 from lrbench.sweep.findings import BestRow, Cell, RowKey
 from lrbench.sweep.gaps import GAP_COLUMNS
@@ -270,6 +271,7 @@ def tables(outcome: SweepOutcome) -> list[RenderableType]:
     """Everything ``lrbench sweep`` shows on a terminal."""
     out: list[RenderableType] = [heatmap(outcome, t) for t in outcome.analysis.tasks]
     out.append(best_table(outcome))
+    out += [Text(p) if isinstance(p, str) else to_rich(p) for p in theory_models(outcome)]
     out.append(Text(status_line(outcome)))
     return out
 
@@ -285,6 +287,9 @@ def markdown(outcome: SweepOutcome) -> str:
         if bound is not None:
             lines += [f"Gradient-descent stability bound 2/L = {fmt(bound, 3)}.", ""]
         lines += [*to_markdown(model), ""]
+    for part in theory_models(outcome):  # stability bounds, descent, batch size, conditioning
+        lines += [part, ""] if isinstance(part, str) else [f"## {part.title}", "",
+                                                          *to_markdown(part), "", *part.notes, ""]  # fmt: skip
     lines += [LEGEND, ""]
     return "\n".join(lines)
 

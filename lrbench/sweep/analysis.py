@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -39,6 +39,10 @@ from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this
 )
 from lrbench.sweep.gaps import GAP_METRICS, cell_gaps, final_index, run_gaps
 from lrbench.sweep.pivot import pivot
+from lrbench.sweep.runinfo import annotate
+
+if TYPE_CHECKING:
+    from lrbench.spec import TaskSpec
 
 #: Metric name -> direction ("min": lower is better, "max": higher is better).
 METRICS = {
@@ -104,13 +108,15 @@ def direction(metric: str) -> str:
 
 # ---------------------------------------------------------------- rows and labels
 def row_key(spec: RunSpec) -> RowKey:
-    """``(task, (optimizer, params), (schedule, params), early stopping)``: what every lr of a
-    row shares (the early-stopping setting is None when off)."""
+    """``(task, (optimizer, params), (schedule, params), early stopping, batch_size)``: what
+    every lr of a row shares (the early-stopping setting is None when off; the batch size tells
+    rows of a batch-size grid apart)."""
     return (
         spec.task,
         (spec.optimizer, spec.optimizer_params),
         (spec.schedule, spec.schedule_params),
         spec.train.early_stopping,
+        spec.train.batch_size,
     )
 
 
@@ -469,11 +475,16 @@ def analyze(
     target_loss: float | None = None,
     defaults: Mapping[str, Mapping[str, Any]] | None = None,
     rows: Sequence[str] | None = None,
+    bounds: Mapping[TaskSpec, float] | None = None,
 ) -> Analysis:
     """Run metrics, slow marks (by ``metric``, or final val loss for the others), cells, best
-    lrs. ``rows`` (``analysis.rows``) names and orders the rows (:func:`pivot`)."""
+    lrs. Task labels, batch sizes, base lrs and the descent check (against ``bounds``, each
+    task's 2/L) as :func:`lrbench.sweep.runinfo.annotate` adds them; ``rows``
+    (``analysis.rows``) then names and orders the rows (:func:`pivot`)."""
     direction(metric)
+    results = list(results)
     runs = [run_metrics(r, target_loss, defaults) for r in results]
+    runs = annotate(runs, results, bounds)
     title = Analysis.row_title
     if rows is not None:
         runs, title, rank = pivot(runs, rows, defaults)

@@ -34,7 +34,7 @@ class RunFact:
     seed: int
     status: str
     values: Mapping[str, float] = field(default_factory=dict)
-    names: tuple[tuple[str, ...], ...] = ((), (), ())
+    names: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] = ((), (), ())
     run_id: str = ""
 
     @property

@@ -43,12 +43,14 @@ class StatusCounts:
 
 
 # ---------------------------------------------------------------- runs, cells, rows
-#: A row's grouping key, ``(task, (optimizer, params), (schedule, params), early stopping)``
-#: (``row_key``; the early-stopping setting is None when off).
+#: A row's grouping key, ``(task, (optimizer, params), (schedule, params), early stopping,
+#: batch_size)`` (``row_key``; the early-stopping setting is None when off).
 RowKey = tuple[Any, ...]
 
 #: Field metadata of a grouping or naming field that is not a CSV column.
 _NOT_A_COLUMN = {"column": False}
+#: Field metadata of a column written only when some run has a value (:func:`optional_columns`).
+_OPTIONAL = {"column": False, "optional": True}
 
 
 def _columns(cls: type) -> tuple[str, ...]:
@@ -93,6 +95,11 @@ class RunMetrics:
     best_gap_accuracy: float = math.nan
     stopped_early: bool = False
     restored_step: int | None = None
+    # Optional columns (:data:`OPTIONAL_RUN_COLUMNS`), set by lrbench.sweep.runinfo:
+    batch_size: int | str | None = field(default=None, metadata=_OPTIONAL)  # "full"; with a grid
+    base_lr: float | None = field(default=None, metadata=_OPTIONAL)  # the grid's lr (lr_scaling)
+    descent_violations: int | None = field(default=None, metadata=_OPTIONAL)  # None: not checked
+    first_rise_step: int | None = field(default=None, metadata=_OPTIONAL)
 
     def value(self, metric: str) -> Any:
         """A metric (``analysis.METRICS``) or an ``initial_*`` value, by name (a missing
@@ -108,6 +115,17 @@ class RunMetrics:
 #: Columns of ``runs.csv`` that come from :class:`RunMetrics` (every field but ``row`` and
 #: ``row_label``).
 RUN_COLUMNS = _columns(RunMetrics)
+#: Columns of ``runs.csv`` written after :data:`RUN_COLUMNS` only when some run has a value:
+#: ``batch_size`` (a batch-size grid or ``lr_scaling``), ``base_lr`` (``lr_scaling``: the grid's
+#: lr; ``lr`` is the one used), ``descent_violations`` and ``first_rise_step`` (the descent check
+#: of full-batch gradient descent below 2/L, :mod:`lrbench.sweep.runinfo`).
+OPTIONAL_RUN_COLUMNS = tuple(f.name for f in fields(RunMetrics) if f.metadata.get("optional"))
+
+
+def optional_columns(runs: Iterable[RunMetrics]) -> tuple[str, ...]:
+    """The :data:`OPTIONAL_RUN_COLUMNS` some run of ``runs`` has a value for, in order."""
+    runs = list(runs)
+    return tuple(c for c in OPTIONAL_RUN_COLUMNS if any(getattr(m, c) is not None for m in runs))
 
 
 @dataclass(frozen=True)

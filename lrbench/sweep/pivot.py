@@ -30,7 +30,7 @@ TITLES = {"optimizer": "optimizer", "weight_decay": "weight decay", "schedule": 
 
 def part_text(part: str, row: RowKey, named: Sequence[str], defaults: Mapping | None) -> str:
     """The label of one part of a row (``row`` a :func:`lrbench.sweep.analysis.row_key`)."""
-    _, (oname, oparams), (sname, sparams), stopping = row
+    _, (oname, oparams), (sname, sparams), stopping, *_ = row
     if part == "optimizer":
         kept = [(k, v) for k, v in oparams if k != "weight_decay" or "weight_decay" not in named]
         return part_label(oname, kept, defaults)

@@ -22,10 +22,24 @@ from lrbench.config import Config
 from lrbench.spec import RunResult, TaskSpec, differs, registry_defaults
 from lrbench.sweep.analysis import analyze
 from lrbench.sweep.executor import Executor, OnEvent, execute, plan
-from lrbench.sweep.findings import RUN_COLUMNS, SUMMARY_COLUMNS, Analysis, RunMetrics
+from lrbench.sweep.findings import (
+    OPTIONAL_RUN_COLUMNS,
+    RUN_COLUMNS,
+    SUMMARY_COLUMNS,
+    Analysis,
+    RunMetrics,
+    optional_columns,
+)
 from lrbench.sweep.lock import holding_results_lock
 from lrbench.sweep.preflight import preflight
-from lrbench.sweep.store import CURVE_COLUMNS, ResultsDir, curve_lines
+from lrbench.sweep.store import (
+    CURVE_COLUMNS,
+    SHARPNESS_COLUMNS,
+    ResultsDir,
+    curve_lines,
+    sharpness_rows,
+)
+from lrbench.sweep.theory import bounds_by_label, task_bounds
 
 
 @dataclass(frozen=True)
@@ -118,17 +132,19 @@ def run(
     from lrbench.core.optimizers import OPTIMIZERS
     from lrbench.core.schedules import SCHEDULES
 
-    defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
+    # models first: `linear` names a model and a schedule, and the schedule's defaults must win
+    defaults = registry_defaults(MODELS, OPTIMIZERS, SCHEDULES)
+    bounds = task_bounds(config.tasks, config.train["dtype"])  # 2/L (lrbench.sweep.theory)
     analysis = analyze(
         results, config.analysis["metric"], config.analysis["target"], defaults=defaults,
-        rows=config.analysis.get("rows"),
+        rows=config.analysis.get("rows"), bounds=bounds,
     )  # fmt: skip
     outcome = SweepOutcome(
         config=config,
         out_dir=out_dir,
         results=results,
         analysis=analysis,
-        bounds=stability_bounds(config.tasks, config.train["dtype"]),
+        bounds=bounds_by_label(analysis, bounds),
         n_trained=the_plan.pending_runs,
         n_resumed=len(the_plan.done),
     )
@@ -159,6 +175,7 @@ def write_tables(
     hyper = sorted({k for row in rows for k in row if "." in k})
     head = ["run_id", "task", "dataset", "model", "optimizer", "schedule", "lr", "seed"]
     runs_cols = head + hyper + [c for c in RUN_COLUMNS if c not in head]
+    runs_cols += optional_columns(a.runs)  # batch_size, base_lr, descent check: when set
     files = [store.write_csv("runs.csv", rows, runs_cols)]
     curves = curves or {}
     lines = [",".join(CURVE_COLUMNS)]
@@ -170,6 +187,9 @@ def write_tables(
             lines.append(text)
     files.append(store.write_text("curves.csv", "\n".join(lines) + "\n"))
     files.append(store.write_csv("summary.csv", a.summary, SUMMARY_COLUMNS))
+    if any(r.eval_sharpness is not None for r in outcome.results):  # train.track: [sharpness]
+        files.append(store.write_csv("sharpness.csv", sharpness_rows(outcome.results),
+                                     SHARPNESS_COLUMNS))  # fmt: skip
     return files
 
 
@@ -181,6 +201,7 @@ def run_row(
     ``defaults[prefix][name]`` are the registries' defaults (:func:`registry_defaults`)."""
     s = result.spec
     row = metrics.csv_row()
+    row.update({c: getattr(metrics, c) for c in OPTIONAL_RUN_COLUMNS})
     row["dataset"] = s.task.dataset
     row["model"] = s.task.model
     parts = (

@@ -8,6 +8,7 @@ Layout of ``results/<name>/``::
     runs.csv         one row per run
     curves.csv       one row per run and logged step (tidy long format)
     summary.csv      one row per cell (task, optimizer, schedule, lr) aggregated over seeds
+    sharpness.csv    with train.track: [sharpness], one row per run and evaluation point
     plots/           the figures (SVG), written by the command line (lrbench.report.plots)
 
 A run file appears only once complete (temp file + rename), so an interrupted sweep never
@@ -56,8 +57,9 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
     """A run file's content. Non-finite numbers are stored as null.
 
     Fields added after the first runs were written come last (a file of a run without them keeps
-    every byte it had before them): ``eval.train_accuracy`` (when recorded) and, for a spec with
-    early stopping only, ``early_stopping: {stopped, restored_step}``."""
+    every byte it had before them): ``eval.train_accuracy`` (when recorded), for a spec with
+    early stopping only, ``early_stopping: {stopped, restored_step}``, and ``eval.sharpness``
+    only when tracked (``train.track``)."""
     out: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "run_id": result.spec.run_id,
@@ -86,6 +88,8 @@ def result_to_json(result: RunResult) -> dict[str, Any]:
             "stopped": result.stopped_early,
             "restored_step": result.restored_step,
         }
+    if result.eval_sharpness is not None:
+        out["eval"]["sharpness"] = _floats(result.eval_sharpness)
     return out
 
 
@@ -139,6 +143,7 @@ def result_from_json(d: Mapping[str, Any]) -> RunResult:
         eval_train_accuracy=_array(ev["train_accuracy"]) if "train_accuracy" in ev else None,
         stopped_early=bool(stopping.get("stopped", False)),
         restored_step=stopping.get("restored_step"),
+        eval_sharpness=_array(ev["sharpness"]) if "sharpness" in ev else None,
     )
 
 
@@ -252,3 +257,32 @@ def curve_lines(result: RunResult) -> list[str]:
         f"{rid},{a},{b},{c},{d},{e},{f},{g}"
         for a, b, c, d, e, f, g in zip(step_txt, epoch_txt, lr, loss, val, acc, full_loss)
     ]
+
+
+SHARPNESS_COLUMNS = ("run_id", "step", "epoch", "lr", "sharpness", "two_over_lr")
+
+
+def sharpness_rows(results: Iterable[RunResult]) -> list[dict[str, Any]]:
+    """``sharpness.csv`` rows: each tracked run's sharpness (top Hessian eigenvalue of the
+    training loss) at each evaluation point ``step`` (updates applied), with ``lr`` the
+    learning rate of the next update (of the last one at the end) and ``2/lr``, the sharpness
+    above which gradient descent at that rate is unstable on a quadratic."""
+    out = []
+    for r in results:
+        if r.eval_sharpness is None:
+            continue
+        for step, lr, value in zip(r.eval_step.tolist(), eval_lrs(r), r.eval_sharpness.tolist()):
+            out.append({
+                "run_id": r.spec.run_id, "step": step, "epoch": step / r.steps_per_epoch,
+                "lr": lr, "sharpness": value if math.isfinite(value) else None,
+                "two_over_lr": 2.0 / lr if lr and math.isfinite(lr) else None,
+            })  # fmt: skip
+    return out
+
+
+def eval_lrs(result: RunResult) -> list[float]:
+    """The learning rate at each evaluation point: that of the update at its step (the last
+    logged one at or before it, so the last update's at the end); NaN without one."""
+    steps, lrs = np.asarray(result.log_step), np.asarray(result.log_lr, dtype=float)
+    at = np.searchsorted(steps, np.asarray(result.eval_step), side="right") - 1
+    return [float(lrs[i]) if i >= 0 else math.nan for i in at.tolist()]
