@@ -19,8 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrbench.config import load_config
+from lrbench.core.models import MODELS
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
 from lrbench.errors import LrbenchError
-from lrbench.sweep.run import SweepOutcome
+from lrbench.spec import registry_defaults
+from lrbench.sweep.analysis import analyze
+from lrbench.sweep.run import SweepOutcome, stability_bounds
+from lrbench.sweep.store import ResultsDir
 
 
 @dataclass(frozen=True)
@@ -79,15 +86,6 @@ def _json(path: Path) -> Any:
 
 def read_sweep(folder: Path) -> SweepFolder:
     """The finished runs of a sweep's folder, analysed (see the module docstring)."""
-    from lrbench.config import load_config
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-    from lrbench.spec import registry_defaults
-    from lrbench.sweep.analysis import analyze
-    from lrbench.sweep.run import stability_bounds
-    from lrbench.sweep.store import ResultsDir
-
     folder = Path(folder)
     config = load_config([folder / "config.yaml"])
     specs = config.specs()

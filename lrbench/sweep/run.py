@@ -15,13 +15,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy
 import yaml
 
 from lrbench import __version__
 from lrbench.config import Config
+from lrbench.core import kernels
+from lrbench.core.data import DATASETS, sklearn_version
+from lrbench.core.models import MODELS
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
+from lrbench.core.tasks import stability_bound
 from lrbench.spec import RunResult, TaskSpec, differs, registry_defaults
 from lrbench.sweep.analysis import analyze
-from lrbench.sweep.executor import Executor, OnEvent, execute, plan
+from lrbench.sweep.executor import Executor, OnEvent, default_jobs, execute, plan
 from lrbench.sweep.findings import RUN_COLUMNS, SUMMARY_COLUMNS, Analysis, RunMetrics
 from lrbench.sweep.lock import holding_results_lock
 from lrbench.sweep.preflight import preflight
@@ -67,8 +74,6 @@ def default_out(config: Config) -> Path:
 def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[str, float]:
     """2/L (gradient-descent stability bound of the full-batch loss) of each task that has one
     (:func:`lrbench.core.tasks.stability_bound`: logreg and linear)."""
-    from lrbench.core.tasks import stability_bound
-
     out: dict[str, float] = {}
     for task in tasks:
         bound = stability_bound(task, dtype)
@@ -114,10 +119,6 @@ def run(
     )
     executed = execute(the_plan, store, jobs, on_event, executor)
     results = tuple(executed.results[s.run_id] for s in specs)
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-
     defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
     analysis = analyze(
         results, config.analysis["metric"], config.analysis["target"], defaults=defaults,
@@ -143,11 +144,6 @@ def write_tables(
 ) -> list[Path]:
     """``runs.csv``, ``curves.csv`` and ``summary.csv``. ``curves`` holds runs' curve lines
     already formatted (by the workers that trained them); the others are formatted here."""
-    from lrbench.core.data import DATASETS
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-
     a = outcome.analysis
     defaults = {
         "optimizer": registry_defaults(OPTIMIZERS),
@@ -199,14 +195,7 @@ def run_row(
 
 def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
     """Versions, command line, time, machine and counts, for ``manifest.json``."""
-    import numpy
-
-    from lrbench.core.data import sklearn_version
-
     skl = sklearn_version()
-    from lrbench.core import kernels
-    from lrbench.sweep.executor import default_jobs
-
     return {
         "lrbench": __version__,
         "python": sys.version.split()[0],
