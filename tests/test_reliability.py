@@ -307,6 +307,7 @@ from pathlib import Path
 from lrbench.config import load_config
 from lrbench.sweep import run
 from lrbench.sweep.preflight import preflight
+from lrbench.sweep.theory import task_bounds
 
 def status(key):  # kB lines of /proc/self/status
     line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(key))
@@ -314,7 +315,7 @@ def status(key):  # kB lines of /proc/self/status
 
 cfg = load_config(sys.argv[1], sys.argv[3:])
 memory = preflight(cfg.specs(), 1)
-run.stability_bounds(cfg.tasks)
+task_bounds(cfg.tasks)  # the bound's work before the measured part
 before = status("VmRSS:")
 Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from here
 run.run(cfg, out=sys.argv[2], jobs=1)

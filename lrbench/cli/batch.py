@@ -32,6 +32,7 @@ from lrbench.cli.common import (
     write_report,
 )
 from lrbench.errors import LrbenchError
+from lrbench.files import atomic_write
 
 CheckOpt = Annotated[
     bool,
@@ -96,7 +97,7 @@ class CiOptions:
 
     def run_checks(self, outcome: Any, source: str) -> Any:
         """The finished sweep's :class:`lrbench.sweep.checks.SweepChecks`."""
-        from lrbench.sweep.checks import check_sweep
+        from lrbench.sweep.checks import check_sweep  # sweep: --help, list load none
 
         return check_sweep(outcome, source, self.baseline, self.tolerance)
 
@@ -109,8 +110,8 @@ def ci_options(
     name: str | None = None,
 ) -> CiOptions:
     """Validate the CI flags; with ``name`` (a single sweep) the baseline must hold its results."""
-    from lrbench.sweep.checks import baseline_folder
-    from lrbench.sweep.compare import parse_tolerance
+    from lrbench.sweep.checks import baseline_folder  # sweep: --help, list load none
+    from lrbench.sweep.compare import parse_tolerance  # sweep: --help, list load none
 
     tol = parse_tolerance(tolerance)
     if baseline is not None:
@@ -133,12 +134,12 @@ def ci_json(checks: Any) -> dict[str, Any]:
 
 def show_checks(checks: Sequence[Any], fmt: Format, *, batch: bool = False) -> None:
     """Print the checks (table or Markdown; nothing for JSON, which carries them itself)."""
-    from lrbench.report import checks as report
+    from lrbench.report import checks as report  # report: --help loads none
 
     if fmt is Format.json:
         return
     if fmt is Format.markdown:
-        from lrbench.report.ci import step_summary
+        from lrbench.report.ci import step_summary  # report: --help loads none
 
         if batch or any(c.expectations or c.comparison or c.baseline_note for c in checks):
             sys.stdout.write(step_summary(checks) + "\n")
@@ -163,8 +164,7 @@ def show_checks(checks: Sequence[Any], fmt: Format, *, batch: bool = False) -> N
 def finish_checks(checks: Sequence[Any], opts: CiOptions, fmt: Format, *, batch: bool = False):
     """Show the checks, append the job summary, write the JUnit file, then exit 1 (``--check``
     and something failed), 2 (a baseline of another config) or return."""
-    from lrbench.files import atomic_write
-    from lrbench.report.ci import junit_xml, step_summary
+    from lrbench.report.ci import junit_xml, step_summary  # report: --help loads none
 
     show_checks(checks, fmt, batch=batch)
     err = stderr()
@@ -219,7 +219,7 @@ def config_files(paths: Sequence[Path]) -> list[Path]:
 def load_all(files: Sequence[Path], overrides: Sequence[str]) -> list[Any]:
     """Load and validate every config before anything trains; names must differ (each names
     its results folder)."""
-    from lrbench.config import load_config
+    from lrbench.config import load_config  # config+core: not for --help
 
     configs: list[Any] = []
     seen: dict[str, Path] = {}
@@ -273,10 +273,10 @@ def batch(
     address: AddressOpt = None,
 ) -> None:
     """Run several configs, each as its own sweep, then check them all (CI)."""
-    from lrbench.cli.progress import SweepProgress
-    from lrbench.sweep import run as sweep_mod
-    from lrbench.sweep.executor import default_jobs
-    from lrbench.sweep.executors import open_executor
+    from lrbench.cli.progress import SweepProgress  # rich.progress: only when progress is shown
+    from lrbench.sweep import run as sweep_mod  # sweep: --help, list load none
+    from lrbench.sweep.executor import default_jobs  # sweep: --help, list load none
+    from lrbench.sweep.executors import open_executor  # sweep: --help, list load none
 
     err = stderr()
     # one executor (one Dask cluster) for every config of the batch
@@ -329,10 +329,10 @@ def compare(
     ] = Format.table,
 ) -> None:
     """Compare two results folders (runs.csv, manifest.json, summary.csv); exit 1 on a regression."""
-    from lrbench.report import checks as report
-    from lrbench.report.ci import compare_summary
-    from lrbench.sweep.compare import compare as compare_results
-    from lrbench.sweep.compare import parse_tolerance
+    from lrbench.report import checks as report  # report: --help loads none
+    from lrbench.report.ci import compare_summary  # report: --help loads none
+    from lrbench.sweep.compare import compare as compare_results  # sweep: --help, list load none
+    from lrbench.sweep.compare import parse_tolerance  # sweep: --help, list load none
 
     with user_errors():
         result = compare_results(baseline, new, parse_tolerance(tolerance))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lrbench.sweep.run import SweepOutcome
 
 from lrbench.errors import ConfigErrors, LrbenchError, one_line
+from lrbench.files import atomic_write
 
 EXIT_BAD_INPUT = 2
 EXIT_EXPECTATIONS = 1
@@ -127,13 +128,12 @@ SetOpt = Annotated[
 def write_figures(outcome: SweepOutcome) -> SweepOutcome:
     """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
     ``<out>/plots/``, atomically; the outcome with their paths added to its files."""
-    from lrbench.report.plots import sweep_plots
+    from lrbench.report.plots import sweep_plots  # report: --help loads none
 
     return replace(outcome, files=(*outcome.files, *_write_plots(outcome, sweep_plots(outcome))))
 
 
 def _write_plots(outcome: SweepOutcome, figures: list) -> list[Path]:
-    from lrbench.files import atomic_write  # numpy: not loaded for --help, list, init
 
     paths = []
     for figure in figures:
@@ -150,11 +150,10 @@ def write_report(
     into ``<out>/`` (atomically; ``out`` defaults to the results folder); the outcome with
     their paths added to its files. ``folder`` is the :class:`lrbench.report.results.SweepFolder`
     when the caller read one (``lrbench report``), else it is made from the finished sweep."""
-    from lrbench.files import atomic_write
-    from lrbench.report.html import sweep_html
-    from lrbench.report.markdown_page import sweep_markdown
-    from lrbench.report.plots import sweep_plots
-    from lrbench.report.results import finished_folder
+    from lrbench.report.html import sweep_html  # report: --help loads none
+    from lrbench.report.markdown_page import sweep_markdown  # report: --help loads none
+    from lrbench.report.plots import sweep_plots  # report: --help loads none
+    from lrbench.report.results import finished_folder  # report: --help loads none
 
     folder = folder if folder is not None else finished_folder(outcome)
     target = out if out is not None else outcome.out_dir

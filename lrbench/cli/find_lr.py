@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.text import Text
 
 from lrbench.cli.common import stdout, user_errors
+from lrbench.errors import ConfigError
 from lrbench.files import atomic_write
 from lrbench.finder.settings import PARAM, Settings, resolve
-from lrbench.params import Param, flag
+from lrbench.params import Param, flag, lookup
 
 if TYPE_CHECKING:
     from lrbench.config import Config
@@ -70,8 +71,7 @@ def build_config(
     ``--model``, ``--hidden`` and ``--target`` alone change every task. Without ``path`` the name
     (the results folder) is made from the task and optimizer, e.g. ``digits-mlp-32-adam``.
     """
-    from lrbench.config import apply_overrides, read_yaml, validate
-    from lrbench.errors import ConfigError
+    from lrbench.config import apply_overrides, read_yaml, validate  # config+core: not for --help
 
     raw = read_yaml(path) if path is not None else copy.deepcopy(DEFAULT_RAW)
     raw = apply_overrides(raw, overrides)
@@ -100,7 +100,7 @@ def build_config(
     raw.setdefault("name", Path(path).stem if path is not None else "find-lr")
     config = validate(raw)
     if path is None and not named:
-        from lrbench.report.plots import slug
+        from lrbench.report.plots import slug  # report: --help loads none
 
         name = slug(f"{config.tasks[0].label} {config.optimizers[0][0]}")
         config = dataclasses.replace(config, name=name, raw={**config.raw, "name": name})
@@ -109,10 +109,9 @@ def build_config(
 
 def _check_names(flags: TaskFlags) -> None:
     """Unknown names in flags fail with the flag's name (and "did you mean")."""
-    from lrbench.core.data import DATASETS
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.params import lookup
+    from lrbench.core.data import DATASETS  # the core: --help loads none
+    from lrbench.core.models import MODELS  # the core: --help loads none
+    from lrbench.core.optimizers import OPTIMIZERS  # the core: --help loads none
 
     if flags.dataset is not None and not flags.dataset.endswith(".csv"):
         lookup(DATASETS, flags.dataset, "--dataset", "dataset (or a path ending in .csv)")
@@ -123,7 +122,6 @@ def _check_names(flags: TaskFlags) -> None:
 
 
 def _hidden(text: str) -> list[int]:
-    from lrbench.errors import ConfigError
 
     parts = text.replace("[", " ").replace("]", " ").replace(",", " ").split()
     if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
@@ -132,8 +130,8 @@ def _hidden(text: str) -> list[int]:
 
 
 def _new_task(flags: TaskFlags, base: dict[str, Any]) -> dict[str, Any]:
-    from lrbench.core.data import dataset_kind
-    from lrbench.core.models import model_task
+    from lrbench.core.data import dataset_kind  # the core: --help loads none
+    from lrbench.core.models import model_task  # the core: --help loads none
 
     assert flags.dataset is not None  # called only when --dataset is given
     kind = dataset_kind(flags.dataset)
@@ -147,7 +145,6 @@ def _new_task(flags: TaskFlags, base: dict[str, Any]) -> dict[str, Any]:
 
 
 def _retask(task: dict[str, Any], flags: TaskFlags, hidden: list[int] | None) -> dict[str, Any]:
-    from lrbench.errors import ConfigError
 
     if flags.model and flags.model != task.get("model"):
         task["model"] = flags.model
@@ -258,8 +255,8 @@ def find_lr(
 def _run(config: Config, settings: Settings) -> Outcome:
     """The range test, with one BLAS thread in this process (the same bits on any machine)."""
     # The engine loads when a test runs, not with every `lrbench` command.
-    from lrbench.finder.run import run
-    from lrbench.sweep.executor import limit_blas_threads
+    from lrbench.finder.run import run  # the engine: when a test runs
+    from lrbench.sweep.executor import limit_blas_threads  # sweep: --help, list load none
 
     limit_blas_threads()
     return run(config, settings)
@@ -271,8 +268,8 @@ def _write(
     """Write the results, ``plot.svg`` (with ``plot``), ``report.html`` and ``report.md``; return
     the next sweep command and the files. The command runs ``config`` with ``overrides`` if
     given, else the written config."""
-    from lrbench.finder import output
-    from lrbench.report.findlr import figure
+    from lrbench.finder import output  # the engine: after a range test
+    from lrbench.report.findlr import figure  # report: --help loads none
 
     if config is not None:
         command = output.sweep_command(outcome, config, overrides)
@@ -290,12 +287,12 @@ def _write_report(
     outcome: Outcome, out_dir: Path, command: str | None, svg: str | None
 ) -> list[Path]:
     """``report.html`` and ``report.md`` in the results folder (with the figure if drawn)."""
-    import yaml
+    import yaml  # PyYAML: --help loads no YAML
 
-    from lrbench.finder.output import summary
-    from lrbench.report.html import findlr_html
-    from lrbench.report.markdown_page import findlr_markdown
-    from lrbench.report.results import FindLrFolder
+    from lrbench.finder.output import summary  # the engine: after a range test
+    from lrbench.report.html import findlr_html  # report: --help loads none
+    from lrbench.report.markdown_page import findlr_markdown  # report: --help loads none
+    from lrbench.report.results import FindLrFolder  # report: --help loads none
 
     config = yaml.safe_dump(outcome.config.raw, sort_keys=False)
     folder = FindLrFolder(summary(outcome, out_dir, command), config, svg, out_dir)
@@ -324,10 +321,10 @@ def _show(
 ) -> None:
     """Warnings on stderr; on stdout ``summary.json`` alone (``as_json``), or per task x optimizer
     the suggestion table and text chart, then the next command and the files written."""
-    from lrbench.finder.output import summary, summary_json
-    from lrbench.report.findlr import pair_chart
-    from lrbench.report.findlr_tables import suggestion_model
-    from lrbench.report.table_model import to_rich
+    from lrbench.finder.output import summary, summary_json  # the engine: after a range test
+    from lrbench.report.findlr import pair_chart  # report: --help loads none
+    from lrbench.report.findlr_tables import suggestion_model  # report: --help loads none
+    from lrbench.report.table_model import to_rich  # report: --help loads none
 
     for w in outcome.warnings:
         _stderr().print(Text("warning: " + w, style="yellow"))

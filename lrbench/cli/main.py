@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from lrbench.cli.batch import (
     AddressOpt,
@@ -26,7 +27,10 @@ from lrbench.cli.batch import (
     JunitOpt,
     ToleranceOpt,
     batch,
+    ci_json,
+    ci_options,
     compare,
+    finish_checks,
 )
 from lrbench.cli.common import (
     Format,
@@ -39,6 +43,8 @@ from lrbench.cli.common import (
 )
 from lrbench.cli.find_lr import find_lr
 from lrbench.errors import LrbenchError
+from lrbench.files import atomic_write
+from lrbench.params import Param
 
 if TYPE_CHECKING:
     from lrbench.cli.progress import SweepProgress
@@ -91,11 +97,10 @@ def sweep(
     address: AddressOpt = None,
 ) -> None:
     """Train the grid of a config and report which learning rates worked."""
-    from lrbench.cli.batch import ci_json, ci_options, finish_checks
-    from lrbench.config import load_config
-    from lrbench.sweep import run as sweep_mod
-    from lrbench.sweep.executor import default_jobs
-    from lrbench.sweep.executors import open_executor
+    from lrbench.config import load_config  # config+core: not for --help
+    from lrbench.sweep import run as sweep_mod  # sweep: --help, list load none
+    from lrbench.sweep.executor import default_jobs  # sweep: --help, list load none
+    from lrbench.sweep.executors import open_executor  # sweep: --help, list load none
 
     with user_errors(), open_executor(executor.value, jobs or default_jobs(), address) as runner:
         config = load_config(configs or None, set_ or ())
@@ -117,7 +122,7 @@ def sweep(
         if plots:
             outcome = write_report(outcome)
         checks = ci.run_checks(outcome, " ".join(str(c) for c in configs or ()))
-    from lrbench.report import tables as report
+    from lrbench.report import tables as report  # report, core: --help loads none
 
     if fmt is Format.json:
         data = {**report.summary_json(outcome), **ci_json(checks)}
@@ -145,10 +150,10 @@ def validate(
     set_: SetOpt = None,
 ) -> None:
     """Check a config; print the grid size and the lockstep groups."""
-    from lrbench.config import load_config
-    from lrbench.report import tables as report
-    from lrbench.sweep.executor import default_jobs, make_groups
-    from lrbench.sweep.preflight import preflight
+    from lrbench.config import load_config  # config+core: not for --help
+    from lrbench.report import tables as report  # report, core: --help loads none
+    from lrbench.sweep.executor import default_jobs, make_groups  # sweep: --help, list load none
+    from lrbench.sweep.preflight import preflight  # sweep: --help, list load none
 
     with user_errors():
         cfg = load_config([config], set_ or ())
@@ -167,7 +172,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented example config to start from."""
-    from lrbench.config import example_config
+    from lrbench.config import example_config  # config+core: not for --help
 
     with user_errors():
         if path.exists() and not force:
@@ -189,7 +194,7 @@ def list_(
     family: Annotated[Family, typer.Argument(help="Which registry to show.")] = Family.all,
 ) -> None:
     """Optimizers, schedules, models and datasets, with parameters and defaults."""
-    from lrbench.report import tables as report
+    from lrbench.report import tables as report  # report, core: --help loads none
 
     console = stdout()
     for table in report.registry_tables(family.value):
@@ -215,9 +220,8 @@ def schedule(
     ] = None,
 ) -> None:
     """Print the learning rate at every step of a schedule (and draw it with --plot)."""
-    from lrbench.config import parse_value
-    from lrbench.core import schedules
-    from lrbench.params import Param
+    from lrbench.config import parse_value  # config+core: not for --help
+    from lrbench.core import schedules  # the core: --help loads none
 
     with user_errors():
         Param("lr", 0.1, "float", low=0).check(lr, "--lr")
@@ -235,8 +239,7 @@ def schedule(
         table = schedules.lr_table(name, params, lr, steps)
         moms = schedules.momentum_table(name, params, steps)
         if plot is not None:
-            from lrbench.files import atomic_write
-            from lrbench.report.plots import schedule_figure
+            from lrbench.report.plots import schedule_figure  # report: --help loads none
 
             atomic_write(plot, schedule_figure(name, params, lr, table, moms))
             stderr().print(f"wrote {plot}", soft_wrap=True)
@@ -247,7 +250,7 @@ def schedule(
             lines.append(f"{t},{float(v)!r}" + (f",{float(moms[t])!r}" if moms is not None else ""))
         sys.stdout.write("\n".join(lines) + "\n")
         return
-    from lrbench.report import tables as report
+    from lrbench.report import tables as report  # report, core: --help loads none
 
     stdout().print(report.schedule_table(name, params, lr, table, moms))
 
@@ -261,7 +264,7 @@ def report_cmd(
     ] = None,
 ) -> None:
     """Write report.html and report.md from a results folder (no training) and print its tables."""
-    from lrbench.report import results
+    from lrbench.report import results  # report: --help loads none
 
     with user_errors():
         kind = results.kind(folder)
@@ -277,10 +280,8 @@ def report_cmd(
 
 def _sweep_report(folder, target: Path) -> list:
     """Write a sweep folder's report to ``target``; what to print: its tables and where it is."""
-    from rich.text import Text
-
-    from lrbench.report import tables as report
-    from lrbench.report.html import missing_line
+    from lrbench.report import tables as report  # report, core: --help loads none
+    from lrbench.report.html import missing_line  # report: --help loads none
 
     outcome = folder.outcome
     write_report(outcome, folder, target)
@@ -299,13 +300,10 @@ def _sweep_report(folder, target: Path) -> list:
 
 def _findlr_report(folder, target: Path) -> list:
     """Write a find-lr folder's report to ``target``; what to print: its suggestion tables."""
-    from rich.text import Text
-
-    from lrbench.files import atomic_write
-    from lrbench.report.findlr_tables import suggestion_model
-    from lrbench.report.html import findlr_html
-    from lrbench.report.markdown_page import findlr_markdown
-    from lrbench.report.table_model import to_rich
+    from lrbench.report.findlr_tables import suggestion_model  # report: --help loads none
+    from lrbench.report.html import findlr_html  # report: --help loads none
+    from lrbench.report.markdown_page import findlr_markdown  # report: --help loads none
+    from lrbench.report.table_model import to_rich  # report: --help loads none
 
     atomic_write(target / "report.html", findlr_html(folder))
     atomic_write(target / "report.md", findlr_markdown(folder))

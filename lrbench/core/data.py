@@ -319,7 +319,7 @@ def _split_standardised(
     data_seed: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, tuple[str, ...]]:
     """Generate or read, split and standardise (float64): what the disk cache stores."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # scikit-learn (~1 s): only for a split
 
     if _is_csv(name):
         X, y, names = read_csv(name, target or "", task)
@@ -360,7 +360,7 @@ def subsample_train(
     stratified, so every class keeps its share. ``n_keep`` equal to the split's size keeps it
     whole; a larger one is a :class:`ConfigError`. Features are standardised afterwards with
     the kept rows' mean and deviation (the training split is then these rows)."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # scikit-learn (~1 s): only for a split
 
     n = len(y_tr)
     if n_keep > n:
@@ -480,7 +480,7 @@ def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _generate(name: str, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    import sklearn.datasets as skd
+    import sklearn.datasets as skd  # scikit-learn (~1 s): only to make a dataset
 
     bundled = {
         "iris": skd.load_iris,

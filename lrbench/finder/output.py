@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-from lrbench.files import atomic_write, csv_text
+from lrbench.files import atomic_write, csv_text, jsonable
 from lrbench.finder import suggest as sg
 from lrbench.finder.run import Outcome, PairResult
 from lrbench.finder.trust import trust
@@ -100,25 +99,12 @@ def summary(
         "warnings": list(outcome.warnings),
         "out": None if out_dir is None else str(out_dir),
     }
-    return _plain(data)
+    return jsonable(data)
 
 
 def summary_json(outcome: Outcome, out_dir: Path | None, command: str | None) -> str:
     """:func:`summary` as the text of ``summary.json`` (2-space indent, a final newline)."""
     return json.dumps(summary(outcome, out_dir, command), indent=2, allow_nan=False) + "\n"
-
-
-def _plain(v: Any) -> Any:
-    """JSON-ready: tuples as lists, numpy scalars as Python numbers, non-finite floats as None."""
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:

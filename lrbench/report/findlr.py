@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from rich.console import RenderableType
 
+from lrbench.finder.output import summary
 from lrbench.finder.run import Outcome, PairResult, SeedCurve
 from lrbench.finder.settings import Settings
 from lrbench.finder.suggest import METHODS, smooth_usable
@@ -126,8 +127,6 @@ def _method_lines(chart: Chart, method: str, agg: dict[str, Any], *, chosen: boo
 def suggestion_model(pair: PairResult, outcome: Outcome) -> TableModel:
     """One task x optimizer's suggestions as a table model
     (:func:`lrbench.report.findlr_tables.suggestion_model` of its ``summary.json`` data)."""
-    from lrbench.finder.output import summary
-
     data = summary(outcome)
     i = next(k for k, p in enumerate(outcome.pairs) if p is pair)
     return findlr_tables.suggestion_model(data["results"][i], data["settings"])

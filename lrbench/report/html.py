@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lrbench.report import tables
-from lrbench.report.table_model import TableModel
+from lrbench.report.table_model import Column, Entry, TableModel
 
 if TYPE_CHECKING:
     from lrbench.report.plots import Figure
@@ -228,8 +228,6 @@ def sweep_html(folder: SweepFolder, figures: Sequence[Figure]) -> str:
 
 def status_model(folder: SweepFolder) -> TableModel:
     """Each run status, how many runs have it, and what it means."""
-    from lrbench.report.table_model import Column, Entry
-
     counts = folder.outcome.analysis.statuses.as_dict()
     style = {"ok": "", "slow": "dim", "unstable": "warn", "diverged": "bad"}
     rows = tuple(
@@ -245,7 +243,7 @@ def status_model(folder: SweepFolder) -> TableModel:
 
 def findlr_html(folder: FindLrFolder) -> str:
     """The page of a find-lr results folder (see the module docstring)."""
-    from lrbench.report.findlr_tables import suggestion_model
+    from lrbench.report.findlr_tables import suggestion_model  # find-lr only: sweep pages skip it
 
     s = folder.summary
     name = s.get("name", "find-lr")

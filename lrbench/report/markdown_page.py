@@ -71,7 +71,7 @@ def _cell(text: str) -> str:
 
 def findlr_markdown(folder: FindLrFolder) -> str:
     """``report.md`` of a find-lr results folder."""
-    from lrbench.report.findlr_tables import suggestion_model
+    from lrbench.report.findlr_tables import suggestion_model  # find-lr only: sweep pages skip it
 
     s = folder.summary
     lines = [f"# lrbench find-lr: {s.get('name', 'find-lr')}", ""]

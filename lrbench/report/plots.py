@@ -40,8 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrbench.core.schedules import SCHEDULES, is_stateful, lr_table
 from lrbench.report.svgchart import PALETTE, Chart, panels
 from lrbench.report.theory import bound_lines
+from lrbench.spec import part_label, registry_defaults
 from lrbench.sweep.analysis import direction
 from lrbench.sweep.findings import Cell, RowKey
 
@@ -380,9 +382,6 @@ def schedule_chart(schedules: Any, steps: int, base_lr: float = 1.0, title: str 
     """The lr of each ``(name, params)`` schedule against the step ``0 .. steps - 1``, for a
     swept lr of ``base_lr`` (1: the multiple of the swept lr). A schedule that depends on the
     validation loss (``plateau``) is drawn before any reduction and says so in its label."""
-    from lrbench.core.schedules import SCHEDULES, is_stateful, lr_table
-    from lrbench.spec import part_label, registry_defaults
-
     defaults = registry_defaults(SCHEDULES)
     unit = "lr" if base_lr != 1.0 else "lr / swept lr"
     chart = Chart(
@@ -405,9 +404,6 @@ def schedule_figure(
     """``lrbench schedule NAME --plot FILE.svg``: the lr at every step (``lrs``, the schedule's
     table for a swept lr of ``lr``; the legend names the non-default parameters) and, for a
     schedule that cycles it, the momentum (``moms``) in a second panel below."""
-    from lrbench.core.schedules import SCHEDULES
-    from lrbench.spec import part_label, registry_defaults
-
     label = part_label(name, tuple(params.items()), registry_defaults(SCHEDULES))
     t = np.arange(len(lrs), dtype=float)
     chart = Chart(title=f"{name} with lr={lr:g}", xlabel="step", ylabel="learning rate")

@@ -19,8 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrbench.config import load_config
+from lrbench.core.models import MODELS
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
 from lrbench.errors import LrbenchError
+from lrbench.spec import registry_defaults
+from lrbench.sweep.analysis import analyze
 from lrbench.sweep.run import SweepOutcome
+from lrbench.sweep.store import ResultsDir
+from lrbench.sweep.theory import bounds_by_label, task_bounds
 
 
 @dataclass(frozen=True)
@@ -79,15 +87,6 @@ def _json(path: Path) -> Any:
 
 def read_sweep(folder: Path) -> SweepFolder:
     """The finished runs of a sweep's folder, analysed (see the module docstring)."""
-    from lrbench.config import load_config
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-    from lrbench.spec import registry_defaults
-    from lrbench.sweep.analysis import analyze
-    from lrbench.sweep.run import stability_bounds
-    from lrbench.sweep.store import ResultsDir
-
     folder = Path(folder)
     config = load_config([folder / "config.yaml"])
     specs = config.specs()
@@ -95,13 +94,14 @@ def read_sweep(folder: Path) -> SweepFolder:
     results = tuple(r for r in (store.load(s) for s in specs) if r is not None)
     manifest = _json(folder / "manifest.json")
     manifest = manifest if isinstance(manifest, dict) else {}
-    bounds = manifest.get("stability_bounds")
-    if not isinstance(bounds, dict) or manifest.get("runs") != len(specs):
-        bounds = stability_bounds(config.tasks, config.train["dtype"])
-    defaults = registry_defaults(OPTIMIZERS, SCHEDULES, MODELS)
+    # models first: `linear` names a model and a schedule, and the schedule's defaults must win
+    defaults = registry_defaults(MODELS, OPTIMIZERS, SCHEDULES)
     analysis = analyze(
         results, config.analysis["metric"], config.analysis["target"], defaults=defaults
     )
+    bounds = manifest.get("stability_bounds")
+    if not isinstance(bounds, dict) or manifest.get("runs") != len(specs):
+        bounds = bounds_by_label(analysis, task_bounds(config.tasks, config.train["dtype"]))
     outcome = SweepOutcome(
         config=config,
         out_dir=folder,

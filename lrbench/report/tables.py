@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from lrbench.core.data import DATASETS
+from lrbench.core.models import MODELS
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
 from lrbench.files import jsonable
 from lrbench.report.table_model import Column, Entry, TableModel, to_markdown, to_rich
 from lrbench.report.theory import theory_models
@@ -330,7 +334,7 @@ def validate_model(
 ) -> TableModel:
     """``lrbench validate``'s table: the lockstep groups, with the optimizer steps each group
     computes once shared prefixes are counted once (:mod:`lrbench.core.sharing`)."""
-    from lrbench.core.sharing import row_steps
+    from lrbench.core.sharing import row_steps  # lrbench list and schedule do not load it
 
     short = {"configurations": "configs", "steps each": "steps", "steps computed": "computed"}
     columns = (
@@ -374,11 +378,6 @@ def validate_table(
 
 def registry_models(family: str = "all") -> list[TableModel]:
     """``lrbench list``: each registry with its parameters and defaults (prose columns wrap)."""
-    from lrbench.core.data import DATASETS
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-
     families = {
         "optimizers": OPTIMIZERS,
         "schedules": SCHEDULES,

@@ -39,7 +39,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lrbench.core.models import MODELS
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
 from lrbench.expect import COMPARISONS, Expectation, part_names, task_names
+from lrbench.spec import registry_defaults
 from lrbench.sweep.cells import STEPS, Cell, RunFact, best_cell, cells, mean_interval
 from lrbench.sweep.findings import Analysis
 from lrbench.sweep.theory import effective_batch, seed_best_lr, seed_slopes
@@ -62,11 +66,6 @@ RUN_VALUES = (
 
 def runs_from(analysis: Analysis) -> list[RunFact]:
     """The one place that reads a sweep's analysis (its per-run records, ``analysis.runs``)."""
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-    from lrbench.spec import registry_defaults
-
     defaults = registry_defaults(MODELS, OPTIMIZERS, SCHEDULES)
     out = []
     sizes: dict[Any, int] = {}

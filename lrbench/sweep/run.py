@@ -15,13 +15,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy
 import yaml
 
 from lrbench import __version__
 from lrbench.config import Config
-from lrbench.spec import RunResult, TaskSpec, differs, registry_defaults
+from lrbench.core import kernels
+from lrbench.core.data import DATASETS, sklearn_version
+from lrbench.core.models import MODELS
+from lrbench.core.optimizers import OPTIMIZERS
+from lrbench.core.schedules import SCHEDULES
+from lrbench.spec import RunResult, differs, registry_defaults
 from lrbench.sweep.analysis import analyze
-from lrbench.sweep.executor import Executor, OnEvent, execute, plan
+from lrbench.sweep.executor import Executor, OnEvent, default_jobs, execute, plan
 from lrbench.sweep.findings import (
     OPTIONAL_RUN_COLUMNS,
     RUN_COLUMNS,
@@ -78,19 +84,6 @@ def default_out(config: Config) -> Path:
     return Path("results") / config.name
 
 
-def stability_bounds(tasks: Sequence[TaskSpec], dtype: str = "float64") -> dict[str, float]:
-    """2/L (gradient-descent stability bound of the full-batch loss) of each task that has one
-    (:func:`lrbench.core.tasks.stability_bound`: logreg and linear)."""
-    from lrbench.core.tasks import stability_bound
-
-    out: dict[str, float] = {}
-    for task in tasks:
-        bound = stability_bound(task, dtype)
-        if bound is not None:
-            out[task.label] = bound
-    return out
-
-
 @holding_results_lock(default_out)
 def run(
     config: Config,
@@ -128,10 +121,6 @@ def run(
     )
     executed = execute(the_plan, store, jobs, on_event, executor)
     results = tuple(executed.results[s.run_id] for s in specs)
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-
     # models first: `linear` names a model and a schedule, and the schedule's defaults must win
     defaults = registry_defaults(MODELS, OPTIMIZERS, SCHEDULES)
     bounds = task_bounds(config.tasks, config.train["dtype"])  # 2/L (lrbench.sweep.theory)
@@ -159,11 +148,6 @@ def write_tables(
 ) -> list[Path]:
     """``runs.csv``, ``curves.csv`` and ``summary.csv``. ``curves`` holds runs' curve lines
     already formatted (by the workers that trained them); the others are formatted here."""
-    from lrbench.core.data import DATASETS
-    from lrbench.core.models import MODELS
-    from lrbench.core.optimizers import OPTIMIZERS
-    from lrbench.core.schedules import SCHEDULES
-
     a = outcome.analysis
     defaults = {
         "optimizer": registry_defaults(OPTIMIZERS),
@@ -220,14 +204,7 @@ def run_row(
 
 def manifest(outcome: SweepOutcome, argv: Sequence[str]) -> dict[str, Any]:
     """Versions, command line, time, machine and counts, for ``manifest.json``."""
-    import numpy
-
-    from lrbench.core.data import sklearn_version
-
     skl = sklearn_version()
-    from lrbench.core import kernels
-    from lrbench.sweep.executor import default_jobs
-
     return {
         "lrbench": __version__,
         "python": sys.version.split()[0],

@@ -31,15 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.core.tasks import stability_bound
 from lrbench.spec import TaskSpec
 from lrbench.sweep.analysis import METRICS, t975
 from lrbench.sweep.findings import Analysis, BestRow, RowKey, RunMetrics
 
 
 def task_bounds(tasks: Iterable[TaskSpec], dtype: str = "float64") -> dict[TaskSpec, float]:
-    """``2/L`` of each task that has one (``linear``, ``logreg``)."""
-    from lrbench.core.tasks import stability_bound
-
+    """``2/L`` of each task that has one (``linear``, ``logreg``): the one stability bound,
+    :func:`lrbench.core.tasks.stability_bound`."""
     out = {}
     for task in tasks:
         bound = stability_bound(task, dtype)
