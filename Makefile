@@ -24,6 +24,7 @@ test: $(STAMP)  ## the test suite
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lrbench tests $(wildcard benchmarks)
 	$(VENV)/bin/ruff format --check lrbench tests $(wildcard benchmarks)
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix lrbench tests $(wildcard benchmarks)

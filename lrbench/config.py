@@ -782,7 +782,7 @@ def _entries(value: Any, path: str, registry: Mapping[str, Any], what: str, reso
             path, value, f"a non-empty list of {what} names or {{name: {{param: value}}}}"
         )
     errors = ErrorList()
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for i, item in enumerate(value):
         out.extend(errors.attempt(_entry, item, f"{path}[{i}]", registry, what, resolve) or ())
     errors.raise_if_any()
@@ -796,6 +796,7 @@ def _entries(value: Any, path: str, registry: Mapping[str, Any], what: str, reso
 
 def _entry(item: Any, ipath: str, registry: Mapping[str, Any], what: str, resolve) -> list:
     """One entry: a name or ``{name: {param: value}}``, expanded over its list values."""
+    given: Any
     if isinstance(item, str):
         name, given = item, {}
     elif isinstance(item, Mapping) and len(item) == 1:

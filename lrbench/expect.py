@@ -145,6 +145,7 @@ class Expectation:
             return f"> {number(self.above)}"
         if self.below is not None:
             return f"< {number(self.below)}"
+        assert self.at_most is not None  # exactly one bound is set (checked when parsed)
         return f"<= {number(self.at_most)}"
 
     @property
@@ -152,8 +153,8 @@ class Expectation:
         """``name`` if given, else e.g. ``best_lr (optimizer=adam) in [0.0001, 0.01]``."""
         if self.name:
             return self.name
-        head = {"metric": f"metric {self.metric}", "best_lr": f"best_lr by {self.metric}"}
-        head = head.get(self.what, self.what)
+        heads = {"metric": f"metric {self.metric}", "best_lr": f"best_lr by {self.metric}"}
+        head = heads.get(self.what, self.what)
         given = [
             f"{k}={getattr(self, k)}" for k in (*FILTERS, "lr") if getattr(self, k) is not None
         ]
@@ -174,6 +175,7 @@ class Expectation:
             return value > self.above
         if self.below is not None:
             return value < self.below
+        assert self.at_most is not None  # exactly one bound is set (checked when parsed)
         return value <= self.at_most
 
     def limits(self) -> tuple[float, ...]:

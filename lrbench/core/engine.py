@@ -77,7 +77,7 @@ class _Batches:
         self._set_rows(np.array([distinct.index(s) for s in seeds], dtype=np.intp))
         self.n = n
         self.full = batch_size is None or batch_size >= n
-        self.batch_size = n if self.full else int(batch_size)
+        self.batch_size = n if batch_size is None or self.full else batch_size
         self.per_epoch = steps_per_epoch(n, batch_size)
         self.perms = np.empty((len(distinct), n), dtype=np.intp)
 

@@ -179,6 +179,7 @@ def _where(c: Cell) -> str:
 
 def _best(e: Expectation, runs: Sequence[RunFact]) -> Measured:
     metric = STEPS if e.what == STEPS else e.metric
+    assert metric is not None  # parsing fills the config's metric in
     best = best_cell(cells(runs, metric))
     if best is None:
         reason = "no cell reached the target" if metric == STEPS else "every selected run diverged"
