@@ -301,7 +301,7 @@ def load_config(
 
 def default_config_path() -> Path:
     """The bundled quick-start config."""
-    return Path(__file__).parent / "configs" / "quickstart.yaml"
+    return Path(__file__).parents[1] / "configs" / "quickstart.yaml"
 
 
 def validate(raw: Mapping[str, Any]) -> Config:
@@ -828,4 +828,4 @@ def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def example_config() -> str:
     """The commented example config that ``lrbench init`` writes."""
-    return (Path(__file__).parent / "configs" / "example.yaml").read_text()
+    return (Path(__file__).parents[1] / "configs" / "example.yaml").read_text()
