@@ -33,6 +33,9 @@ evaluations, and the results built from them). Step ``t`` (0-based) of the loop:
 7. for the LR range test, the loss on fixed probe rows after the update.
 
 After the last step, one more evaluation at ``t == T``.
+
+(Over 450 lines: the stack, the records and the loop of one group belong together; the loop
+itself is short, in named phases.)
 """
 
 from __future__ import annotations

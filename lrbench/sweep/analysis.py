@@ -12,6 +12,9 @@ A run's ``status`` is decided in this order:
 - ``unstable``: its full-batch training loss spiked or oscillated (:func:`classify_unstable`).
 - ``slow``: stable, but far from its row's best at a smaller lr (:func:`mark_slow`).
 - ``ok``: otherwise.
+
+(Over 450 lines: run outcomes, cells, best rows and the performance profile share their
+rules and constants; the types are in :mod:`lrbench.sweep.findings`.)
 """
 
 from __future__ import annotations
