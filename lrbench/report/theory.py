@@ -69,6 +69,8 @@ def bounds_model(outcome: SweepOutcome) -> TableModel | None:
         return None
     rows = []
     found = bound_rows(outcome)
+    if found and not any(b.full_batch for b in found):
+        return _bounds_only(outcome, found)
     for task, two_over_l in outcome.bounds.items():
         mine = [b for b in found if b.task == task]
         for b in mine:
@@ -89,6 +91,23 @@ def bounds_model(outcome: SweepOutcome) -> TableModel | None:
         "with one. Only full-batch runs at a constant lr are compared with the bound.",
     )
     return TableModel("stability bounds: predicted and observed", columns, tuple(rows), notes)
+
+
+def _bounds_only(outcome: SweepOutcome, found: list[BoundRow]) -> TableModel:
+    """Every run trained on minibatches, so nothing is compared with a full-batch bound: each
+    distinct bound of a task once, with what it assumes (no observed or verdict columns)."""
+    seen: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for b in found:
+        bound = f"{b.formula} = {_g(b.predicted, 4)}"
+        seen.setdefault((b.task, bound), (b.task, bound, b.assumption))
+    columns = (Column("task", key=True), Column("bound"), Column("assumes"))
+    rows = tuple(tuple(Entry(x) for x in texts) for texts in seen.values())
+    notes = (
+        "L: the largest eigenvalue of the training loss's Hessian (least squares), or an upper "
+        "bound on it (logreg). This sweep trains on minibatches, so no run is compared with these "
+        "full-batch bounds (batch_size: full runs are).",
+    )
+    return TableModel("stability bounds (full-batch gradient descent)", columns, rows, notes)
 
 
 def descent_line(outcome: SweepOutcome) -> str | None:
