@@ -243,3 +243,14 @@ def test_best_cell_agrees_with_the_analysis_on_a_real_sweep(tmp_path):
         row = (b.task, b.optimizer, b.schedule)
         best = best_cell(cells([r for r in runs if r.row == row], "final_val_loss"))
         assert (best.lr, best.mean) == (b.best_lr, b.best_mean)
+
+
+def test_measured_text_keeps_six_digits_and_a_readable_interval():
+    """The value in six significant digits, the interval in three with 'to' (a negative end of a
+    loss's t interval would otherwise read as a range 'a–b' with a minus sign)."""
+    from lrbench.sweep.expect import ExpectationResult
+
+    e = Expectation("metric", at_most=0.1, metric="final_val_loss")
+    r = ExpectationResult(e, True, 0.0118974123, (-0.000494346, 0.0242892), 3, "")
+    assert r.measured() == "0.0118974 (95% CI -0.000494 to 0.0243)"
+    assert ExpectationResult(e, True, 0.5, None, 1, "").measured() == "0.5"

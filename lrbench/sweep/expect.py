@@ -111,13 +111,14 @@ class ExpectationResult:
         return any(self.interval[0] <= x <= self.interval[1] for x in self.expectation.limits())
 
     def measured(self) -> str:
-        """``0.953216 (95% CI 0.94-0.96, 3 seeds)``, or ``no value``."""
+        """``0.953216 (95% CI 0.941 to 0.965)``, or ``no value``: the value in six significant
+        digits (which side of a bound), its interval in three (a negative end stays readable)."""
         if self.value is None:
             return "no value"
         text = show(self.value)
         if self.interval is not None:
             lo, hi = self.interval
-            text += f" (95% CI {show(lo)}–{show(hi)})"
+            text += f" (95% CI {lo:.3g} to {hi:.3g})"
         return text
 
     def to_json(self) -> dict[str, Any]:
