@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lrbench.report.plots import Figure, slug, sweep_figure
+from lrbench.report.plots import Figure, best_runs, slug, sweep_figure
 from lrbench.report.svgchart import PALETTE, Chart, panels
 
 if TYPE_CHECKING:
@@ -42,18 +42,8 @@ def gap_curves(outcome: SweepOutcome, task: str) -> list[Curve]:
     """Per row of ``task`` with a best lr: its label, the evaluation epochs and the mean
     training and validation losses over the best cell's non-diverged seeds (their common
     evaluations)."""
-    a = outcome.analysis
     out = []
-    for b in a.best:
-        if b.task != task or b.best_lr is None:
-            continue
-        runs = [
-            r
-            for r, m in zip(outcome.results, a.runs, strict=True)
-            if m.row == b.row and m.lr == b.best_lr and r.status != "diverged"
-        ]
-        if not runs:
-            continue
+    for b, runs in best_runs(outcome, task):
         n = min(len(r.eval_step) for r in runs)
         epochs = np.asarray(runs[0].eval_step[:n], dtype=float) / runs[0].steps_per_epoch
         train = np.mean([np.asarray(r.eval_train_loss[:n], dtype=float) for r in runs], axis=0)

@@ -45,7 +45,7 @@ from lrbench.report.svgchart import PALETTE, Chart, panels
 from lrbench.report.theory import bound_lines
 from lrbench.spec import part_label, registry_defaults
 from lrbench.sweep.analysis import direction
-from lrbench.sweep.findings import Cell, RowKey
+from lrbench.sweep.findings import BestRow, Cell, RowKey
 
 if TYPE_CHECKING:
     from lrbench.spec import RunResult
@@ -182,9 +182,11 @@ def curves_figures(outcome: SweepOutcome) -> list[Figure]:
     return out
 
 
-def _curves(outcome: SweepOutcome, task: str, colors: dict[RowKey, str]) -> str:
+def best_runs(outcome: SweepOutcome, task: str) -> list[tuple[BestRow, list[RunResult]]]:
+    """Each row of ``task`` that has a best lr, with the non-diverged runs (seeds) of its best
+    cell; rows whose best cell has none are left out."""
     a = outcome.analysis
-    series = []
+    out = []
     for b in a.best:
         if b.task != task or b.best_lr is None:
             continue
@@ -193,8 +195,14 @@ def _curves(outcome: SweepOutcome, task: str, colors: dict[RowKey, str]) -> str:
             for r, m in zip(outcome.results, a.runs, strict=True)
             if m.row == b.row and m.lr == b.best_lr and r.status != "diverged"
         ]
-        if not runs:
-            continue
+        if runs:
+            out.append((b, runs))
+    return out
+
+
+def _curves(outcome: SweepOutcome, task: str, colors: dict[RowKey, str]) -> str:
+    series = []
+    for b, runs in best_runs(outcome, task):
         epochs = np.asarray(runs[0].eval_step, dtype=float) / runs[0].steps_per_epoch
         n = min(len(r.eval_val_loss) for r in runs)
         curve = np.mean([np.asarray(r.eval_val_loss[:n], dtype=float) for r in runs], axis=0)
