@@ -25,6 +25,11 @@ from lrbench.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_EXPECTATIONS,
     Format,
+    FormatOpt,
+    JobsOpt,
+    NoResumeOpt,
+    PlotsOpt,
+    QuietOpt,
     SetOpt,
     stderr,
     stdout,
@@ -246,25 +251,12 @@ def batch(
     out_root: Annotated[
         Path, typer.Option("--out-root", help="Each config's results go to OUT_ROOT/<name>/.")
     ] = Path("results"),
-    jobs: Annotated[
-        int | None,  # noqa: UP007
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
-    ] = None,
+    jobs: JobsOpt = None,
     set_: SetOpt = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")
-    ] = Format.table,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    no_resume: Annotated[
-        bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
-    ] = False,
-    plots: Annotated[
-        bool,
-        typer.Option(
-            "--plots/--no-plots",
-            help="Write the SVG figures to <out>/plots and report.html and report.md to <out>.",
-        ),
-    ] = True,
+    fmt: FormatOpt = Format.table,
+    quiet: QuietOpt = False,
+    no_resume: NoResumeOpt = False,
+    plots: PlotsOpt = True,
     check: CheckOpt = False,
     baseline: BaselineOpt = None,
     junit: JunitOpt = None,

@@ -125,6 +125,27 @@ SetOpt = Annotated[
 ]
 
 
+# Options that sweep and batch share (one declaration each).
+JobsOpt = Annotated[
+    int | None,  # noqa: UP007 - typer needs Optional here on 3.10
+    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+NoResumeOpt = Annotated[
+    bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
+]
+PlotsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--plots/--no-plots",
+        help="Write the SVG figures to <out>/plots and report.html and report.md to <out>.",
+    ),
+]
+
+
 def write_figures(outcome: SweepOutcome) -> SweepOutcome:
     """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
     ``<out>/plots/``, atomically; the outcome with their paths added to its files."""

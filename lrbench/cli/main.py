@@ -34,6 +34,11 @@ from lrbench.cli.batch import (
 )
 from lrbench.cli.common import (
     Format,
+    FormatOpt,
+    JobsOpt,
+    NoResumeOpt,
+    PlotsOpt,
+    QuietOpt,
     ScheduleFormat,
     SetOpt,
     stderr,
@@ -70,25 +75,12 @@ def sweep(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Results folder (default results/<name>).")
     ] = None,  # noqa: UP007
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
-    ] = None,  # noqa: UP007
+    jobs: JobsOpt = None,
     set_: SetOpt = None,
-    fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Output: table, json or markdown.")
-    ] = Format.table,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    no_resume: Annotated[
-        bool, typer.Option("--no-resume", help="Retrain every run, ignoring finished ones.")
-    ] = False,
-    plots: Annotated[
-        bool,
-        typer.Option(
-            "--plots/--no-plots",
-            help="Write the SVG figures to <out>/plots and report.html and report.md to <out>.",
-        ),
-    ] = True,
+    fmt: FormatOpt = Format.table,
+    quiet: QuietOpt = False,
+    no_resume: NoResumeOpt = False,
+    plots: PlotsOpt = True,
     check: CheckOpt = False,
     baseline: BaselineOpt = None,
     junit: JunitOpt = None,
