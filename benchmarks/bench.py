@@ -268,8 +268,9 @@ def workload_flops(config: str, dtype: str) -> dict[str, float]:
     full budget trained separately, as the PyTorch loop does."""
     sys.path.insert(0, str(ROOT))
     from lrbench.config import load_config
-    from lrbench.core.engine import load_task_data, steps_per_epoch, train_group
+    from lrbench.core.engine import train_group
     from lrbench.core.models import Model
+    from lrbench.core.tasks import load_task_data, steps_per_epoch
     from lrbench.sweep.executor import limit_blas_threads, make_groups
 
     limit_blas_threads()

@@ -31,7 +31,8 @@ os.environ["LRBENCH_FUSED"] = "0"
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from lrbench.config import load_config  # noqa: E402
-from lrbench.core.engine import load_task_data, train_group  # noqa: E402
+from lrbench.core.engine import train_group  # noqa: E402
+from lrbench.core.tasks import load_task_data  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,8 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from lrbench.config import load_config  # noqa: E402
-from lrbench.core.engine import load_task_data, seed_streams, steps_per_epoch  # noqa: E402
+from lrbench.core.engine import seed_streams  # noqa: E402
 from lrbench.core.models import Model  # noqa: E402
+from lrbench.core.tasks import load_task_data, steps_per_epoch  # noqa: E402
 from lrbench.params import to_steps  # noqa: E402
 from lrbench.spec import RunSpec  # noqa: E402
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from lrbench.config import load_config, validate
-from lrbench.core.engine import load_task_data
+from lrbench.core.tasks import load_task_data
 from lrbench.errors import ConfigError
 from lrbench.finder import output
 from lrbench.finder import run as finder
