@@ -300,3 +300,30 @@ def test_workers_with_other_versions_or_that_keep_dying_are_one_line_errors():
     with pytest.raises(LrbenchError, match="every Dask worker that trained it died") as info:
         _runs(Died())
     assert "\n" not in str(info.value)
+
+
+def _hold(chunk: tuple[str, float], topic: str) -> list[tuple[str, float, float]]:
+    """A stand-in chunk task: sleep for the chunk's seconds; say when it ran (wall clock)."""
+    start = time.time()
+    time.sleep(chunk[1])
+    return [(chunk[0], start, time.time())]
+
+
+@needs_dask
+def test_chunks_go_out_in_planned_order_one_per_free_worker(local_cluster):
+    """Five chunks on two workers, the first long: each later one must start on the worker
+    the short ones free, in the planned order, not wait behind the long one. (Given all at once, Dask places each task on a
+    worker as it arrives and only work stealing moves it later: on W1 the last chunk waited
+    1.2 s behind a busy worker.) Order and overlap are read from the tasks' own clocks."""
+    from lrbench.sweep.dask_executor import DaskExecutor
+
+    chunks = [("long", 3.0), ("a", 0.2), ("b", 0.2), ("c", 0.2), ("d", 0.2)]
+    ran: list[tuple[str, float, float]] = []
+    client = local_cluster.client()
+    with DaskExecutor(client.scheduler.address, 2, task=_hold) as ex:
+        ex.run(chunks, None, ran.extend, lambda kind, news: None)  # type: ignore[arg-type]
+    when = {name: (start, end) for name, start, end in ran}
+    assert [name for name, *_ in sorted(ran, key=lambda r: r[1])] == ["long", "a", "b", "c", "d"]
+    for before, after in ("ab", "bc", "cd"):  # one at a time on the free worker ...
+        assert when[after][0] >= when[before][1] - 0.05
+    assert when["d"][1] < when["long"][1] - 1.0  # ... none behind the long chunk

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing as mp
 import queue
 import signal
 import threading
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import dask.config
 import numpy
 from distributed import (
     CancelledError,
@@ -119,6 +121,7 @@ class DaskExecutor(Executor):
         self.task = task
         self._client: Client | None = None
         self._cluster: LocalCluster | None = None
+        self._settings = contextlib.ExitStack()  # Dask settings held while the cluster lives
 
     def run(
         self,
@@ -127,18 +130,35 @@ class DaskExecutor(Executor):
         on_result: OnFinished,
         on_event: OnEvent,
     ) -> None:
-        """Submit every chunk (costliest first, as planned) and hand back each one's runs as
-        it ends. ``store`` is not used: the caller saves what comes back."""
+        """Hand out the chunks in their planned order (costliest first), one per free worker
+        thread, and hand back each one's runs as it ends. ``store`` is not used: the caller
+        saves what comes back.
+
+        Only as many tasks as the cluster has threads are in flight, as a process pool does.
+        Given every chunk at once, the scheduler places each on a worker as it arrives (a
+        few large tasks are not queued centrally) and only work stealing moves one to a
+        worker that falls idle: on W1 the last chunk waited 1.2 s behind a busy worker while
+        the other sat idle (BENCHMARKS.md)."""
         client = self.client()
         topic = f"lrbench-progress-{uuid.uuid4().hex}"
         # one inbox for both kinds of news, each put by a thread of the client
         inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         client.subscribe_topic(topic, lambda event: inbox.put(("steps", event[1])))
-        futures = client.map(self.task, list(chunks), topic=topic, pure=False, retries=RETRIES)
-        for f in futures:
-            f.add_done_callback(lambda f: inbox.put(("done", f)))
-        left = len(futures)
+        waiting = list(reversed(chunks))  # popped from the end: the planned order
+        futures: list[Future] = []
+
+        def submit_while_free() -> None:
+            free = max(1, sum(client.nthreads().values())) - sum(not f.done() for f in futures)
+            for _ in range(min(free, len(waiting))):
+                f = client.submit(
+                    self.task, waiting.pop(), topic=topic, pure=False, retries=RETRIES
+                )
+                f.add_done_callback(lambda f: inbox.put(("done", f)))
+                futures.append(f)
+
+        left = len(chunks)
         try:
+            submit_while_free()
             while left:
                 try:
                     kind, news = inbox.get(timeout=0.5)  # a timeout keeps Ctrl-C prompt
@@ -146,10 +166,11 @@ class DaskExecutor(Executor):
                     continue
                 if kind == "steps":
                     on_event("steps", news)
-                else:
-                    left -= 1
-                    with _ctrl_c_after():  # the chunk's runs are saved whole
-                        on_result(_runs(news))
+                    continue
+                left -= 1
+                submit_while_free()  # before saving: the freed worker need not wait for it
+                with _ctrl_c_after():  # the chunk's runs are saved whole
+                    on_result(_runs(news))
         finally:
             unfinished = [f for f in futures if not f.done()]
             if unfinished:
@@ -163,6 +184,14 @@ class DaskExecutor(Executor):
         return self._client
 
     def _local(self) -> Client:
+        if "fork" in mp.get_all_start_methods():
+            # Forked workers, as the local executor's: they start with this process's modules
+            # (numpy, lrbench, distributed) loaded. Dask's default, spawn, starts each worker
+            # as a new interpreter that imports them again: W1 measured (BENCHMARKS.md) start
+            # 1.1 s -> 0.2 s, stop 0.35 s -> 0.05 s. Held until close(): a worker the nanny
+            # restarts after a crash is forked too.
+            method = {"distributed.worker.multiprocessing-method": "fork"}
+            self._settings.enter_context(dask.config.set(method))
         self._cluster = LocalCluster(
             n_workers=self.jobs,
             threads_per_worker=1,
@@ -220,6 +249,7 @@ class DaskExecutor(Executor):
             client.close()
         if cluster is not None:
             cluster.close()
+        self._settings.close()
 
 
 def _runs(future: Future) -> list[Finished]:
