@@ -65,6 +65,17 @@ WORKER_ENV = {
     for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS")
 }
 
+# Dask settings for the local cluster lrbench starts (held until the executor closes, so that a
+# worker the nanny restarts after a crash gets them too). Measured on W1 (BENCHMARKS.md):
+# - forked workers, as the local executor's: they start with this process's modules (numpy,
+#   lrbench, distributed) loaded, where Dask's default, spawn, starts each as a new interpreter
+#   that imports them again: cluster start 1.1 s -> 0.2 s, stop 0.35 s -> 0.05 s;
+# - no statistical profiler: it samples the training thread every 10 ms for a dashboard this
+#   cluster does not serve.
+LOCAL_CLUSTER_SETTINGS: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+if "fork" in mp.get_all_start_methods():
+    LOCAL_CLUSTER_SETTINGS["distributed.worker.multiprocessing-method"] = "fork"
+
 ChunkTask = Callable[[GroupPlan, str], list[Finished]]
 
 
@@ -184,14 +195,7 @@ class DaskExecutor(Executor):
         return self._client
 
     def _local(self) -> Client:
-        if "fork" in mp.get_all_start_methods():
-            # Forked workers, as the local executor's: they start with this process's modules
-            # (numpy, lrbench, distributed) loaded. Dask's default, spawn, starts each worker
-            # as a new interpreter that imports them again: W1 measured (BENCHMARKS.md) start
-            # 1.1 s -> 0.2 s, stop 0.35 s -> 0.05 s. Held until close(): a worker the nanny
-            # restarts after a crash is forked too.
-            method = {"distributed.worker.multiprocessing-method": "fork"}
-            self._settings.enter_context(dask.config.set(method))
+        self._settings.enter_context(dask.config.set(LOCAL_CLUSTER_SETTINGS))
         self._cluster = LocalCluster(
             n_workers=self.jobs,
             threads_per_worker=1,
