@@ -31,6 +31,7 @@ once before the last change, so no longer clean) and *held-out B* (run once, at 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -206,10 +207,11 @@ def evaluate(task: Task, suggested: dict[str, float | None], out: Path, jobs: in
     from lrbench.sweep.run import run as sweep
 
     extra = tuple(v for v in suggested.values() if v is not None)
-    done = sweep(config(task, GRID + extra), out=out / "sweeps" / task.name, jobs=jobs, plots=False)
-    cells = {c["lr"]: c for c in done.analysis.cells}
+    done = sweep(config(task, GRID + extra), out=out / "sweeps" / task.name, jobs=jobs)
+    cells = {c.lr: c for c in done.analysis.cells}
     grid = [cells[lr] for lr in GRID]
-    best = best_per_row(grid, METRIC)[0]
+    best = dataclasses.asdict(best_per_row(grid, METRIC)[0])
+    cells = {lr: dataclasses.asdict(c) for lr, c in cells.items()}
     tol = tolerance(best["best_score"], METRIC)
     scores = {}
     for method, lr in suggested.items():
