@@ -4,7 +4,7 @@ For every task of a suite with a known answer, and on the *same* recorded range 
 
 1. ``lrbench find-lr`` runs with its defaults (5 seeds, 100 steps, 1e-6 -> 10, probe curve);
    each of lrbench's methods gives the cross-seed median, the recommendation is
-   ``--suggest minimum``'s (capped at the stability bound where one is known);
+   ``--suggest knee``'s, the default (capped at the stability bound where one is known);
 2. each peer (``findlr_peers.py``: fastai ``valley``/``minimum``/``steep``/``slide``,
    Lightning, torch-lr-finder) reads every seed's minibatch-loss curve (what the libraries
    record), and its answer is the log-space median over seeds, as lrbench's is; the same peers
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GRID = tuple(10.0 ** (k / 4) for k in range(-20, 5))  # 1e-5 .. 10, a quarter decade apart
 SEEDS = (0, 1, 2)
 METRIC = "final_val_loss"
-LRBENCH = ("minimum", "steepest", "valley", "range")
+LRBENCH = ("knee", "minimum", "steepest", "valley", "range")
 CLASSIFY = {"epochs": 20, "batch_size": 32}
 FULL_BATCH = {"steps": 200, "batch_size": "full"}
 
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         f" curve: median {np.median(lags):.2f}, range {min(lags):.2f}-{max(lags):.2f}",
         "",
     ]
-    short = ["lrbench recommended", "lrbench minimum", *(p for p in PEERS)]
+    short = ["lrbench recommended", "lrbench minimum", "lrbench steepest", *(p for p in PEERS)]
     lines += ["### per task (x: outside tolerance)", "", *markdown_tasks(tasks, short)]
     print("\n".join(lines))
     if args.json:
