@@ -309,3 +309,11 @@ def test_find_lr_knee_uses_the_budget_only_for_a_normalised_step():
                 assert floor < upper
                 assert got.lr == pytest.approx(math.sqrt(upper * floor), rel=1e-12)
         assert pair.recommended == pair.aggregates["knee"]["median"]
+    # summary.json and the caption say which budget the lower bound used, for adam only.
+    from lrbench.report.findlr_tables import caption
+
+    data = output.summary(outcome)
+    assert [r["knee_budget_steps"] for r in data["results"]] == [None, 240]
+    lines = [caption(r, data["settings"]) for r in data["results"]]
+    assert not any("lower bound, sum(ramp lrs" in line for line in lines[0])
+    assert any("the 240-step run's lower bound" in line for line in lines[1])

@@ -88,6 +88,7 @@ class PairResult:
     methods_disagree: bool | None = None
     cap: float | None = None  # the stability bound every suggestion was capped at (stability_cap)
     cap_rule: str = ""  # which bound, e.g. "2(1+mu)/L, mu = 0.9 (heavy ball, full batch)"
+    budget: int | None = None  # steps of the run knee's lower bound is for (NORMALIZED_STEP only)
 
     @property
     def n_stopped(self) -> int:
@@ -241,6 +242,7 @@ def run(config: Config, settings: Settings) -> Outcome:
                 _seed_curve(r, lrs, settings, budget)
                 for r in results[j * len(seeds) : (j + 1) * len(seeds)]
             ],
+            budget=budget,
         )
         _cap_seeds(pair)
         _analyse(pair, lrs, settings, budget)
