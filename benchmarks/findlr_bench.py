@@ -4,7 +4,7 @@ For every task of a suite with a known answer, and on the *same* recorded range 
 
 1. ``lrbench find-lr`` runs with its defaults (5 seeds, 100 steps, 1e-6 -> 10, probe curve);
    each of lrbench's methods gives the cross-seed median, the recommendation is
-   ``--suggest minimum``'s (capped at the stability bound where one is known);
+   ``--suggest knee``'s, the default (capped at the stability bound where one is known);
 2. each peer (``findlr_peers.py``: fastai ``valley``/``minimum``/``steep``/``slide``,
    Lightning, torch-lr-finder) reads every seed's minibatch-loss curve (what the libraries
    record), and its answer is the log-space median over seeds, as lrbench's is; the same peers
@@ -19,18 +19,22 @@ as infinitely far), and how often the suggested learning rate's own cell (no div
 within the sweep's tolerance of the best (``lrbench.sweep.analysis.tolerance``: 5 % of the best
 final validation loss, at least 1e-3). The tasks come in three parts reported separately
 (:func:`suite`): *design* (looked at while changing lrbench's method), *held-out A* (looked at
-once before the last change, so no longer clean) and *held-out B* (run once, at the end).
+once before the last change, so no longer clean), *held-out B* (run once at the end of the
+first round, then seen while the method changed again) and *held-out C* (:func:`part_c`: fixed
+and committed before its first run, run once with the final method).
 
-    .venv/bin/python benchmarks/findlr_bench.py [--part all|design|"held-out A"|"held-out B"|quick]
+    .venv/bin/python benchmarks/findlr_bench.py [--part all|seen|design|"held-out A"|"held-out B"
+                                                 |"held-out C"|quick]
                                                 [--jobs 2] [--out DIR] [--json PATH]
 
-``--part quick`` runs 4 design tasks (for development). Sweeps resume from ``--out`` (default
+``--part quick`` runs 4 design tasks (for development), ``--part seen`` design, A and B. Sweeps resume from ``--out`` (default
 ``results/bench-findlr``): a second run only trains what is new.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -48,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GRID = tuple(10.0 ** (k / 4) for k in range(-20, 5))  # 1e-5 .. 10, a quarter decade apart
 SEEDS = (0, 1, 2)
 METRIC = "final_val_loss"
-LRBENCH = ("minimum", "steepest", "valley", "range")
+LRBENCH = ("knee", "minimum", "steepest", "valley", "range")
 CLASSIFY = {"epochs": 20, "batch_size": 32}
 FULL_BATCH = {"steps": 200, "batch_size": "full"}
 
@@ -91,12 +95,13 @@ def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
     return path
 
 
-PARTS = ("design", "held-out A", "held-out B")
+PARTS = ("design", "held-out A", "held-out B", "held-out C")
+SEEN = PARTS[:3]  # looked at while the method changed (issue 21's last goal); C was not
 
 
 def suite(out: Path, part: str) -> list[Task]:
-    """The tasks, in three parts fixed before their results were seen (``part``: one of
-    :data:`PARTS`, ``all``, or ``quick`` for 4 design tasks):
+    """The tasks, in four parts each fixed before its results were seen (``part``: one of
+    :data:`PARTS`, ``all``, ``seen`` for the first three, or ``quick`` for 4 design tasks):
 
     - design: {digits, wine} x {logreg, mlp [32]} x {sgd, momentum, adam}, batch 32, 20 epochs;
       least squares, full batch, 200 steps, x {sgd, momentum}: the issue-21 data and a
@@ -105,7 +110,8 @@ def suite(out: Path, part: str) -> list[Task]:
       correlated least squares (12 features, spread 0.1);
     - held-out B (added after A had been looked at once): the same with make_classification
       (scikit-learn's defaults: 20 features, 2 classes, 1 % flipped labels) and make_moons
-      (noise 0.2), and a correlated least squares (16 features, spread 0.2).
+      (noise 0.2), and a correlated least squares (16 features, spread 0.2);
+    - held-out C: :func:`part_c`.
     """
     ls = {
         "design": (
@@ -126,7 +132,7 @@ def suite(out: Path, part: str) -> list[Task]:
         "held-out B": ("classification", "moons"),
     }
     tasks = []
-    for where in PARTS:
+    for where in SEEN:
         for data in classify[where]:
             for model in ("logreg", "mlp"):
                 t = {"dataset": data, "model": model} | ({"hidden": [32]} if model == "mlp" else {})
@@ -136,10 +142,57 @@ def suite(out: Path, part: str) -> list[Task]:
             t = data | {"model": "linear"} | ({} if "n_features" in data else {"target": "target"})
             for opt in ("sgd", "momentum"):
                 tasks.append(Task(f"{name}/linear/{opt}", t, opt, FULL_BATCH, where))
+    tasks += part_c(out)
     if part == "quick":
         keep = ("digits/logreg/sgd", "wine/mlp/adam", "corr8/linear/momentum", "issue21/linear/sgd")
         return [t for t in tasks if t.name in keep]
+    if part == "seen":
+        return [t for t in tasks if t.part in SEEN]
     return [t for t in tasks if part in ("all", t.part)]
+
+
+def part_c(out: Path) -> list[Task]:
+    """Held-out C (16 tasks), fixed and committed before it was ever run, to test the method as
+    changed on design, A and B (issue 21's last goal). Everything differs from the other parts:
+    datasets, batch sizes, budgets, MLP widths, a Nesterov optimizer, a conditioned regression:
+
+    - make_blobs (800 rows, 8 features, 4 overlapping clusters: std 3) x {logreg, MLP [64]} x
+      {sgd, momentum, adam}, batch 64, 10 epochs (100 steps: the range test's own length);
+    - make_circles (800 rows, noise 0.15) x MLP [16, 16] x {sgd, nesterov, adam}, batch 16,
+      10 epochs (400 steps);
+    - make_classification (1000 rows, 10 features, 6 informative, 3 classes, class_sep 0.8,
+      seed 7) x logreg x {sgd, momentum, adam}, batch 128, 40 epochs (280 steps);
+    - least squares, full batch: a correlated one (10 features, spread 0.15, seed 4), 400 steps,
+      x {sgd, momentum}; make_regression (15 features, noise 5, condition number 30, seed 6),
+      100 steps, x {sgd, nesterov}.
+    """
+    where = "held-out C"
+    blobs = {"dataset": "blobs", "n_samples": 800, "n_features": 8, "centers": 4}
+    blobs |= {"cluster_std": 3.0, "seed": 3}
+    circles = {"dataset": "circles", "n_samples": 800, "noise": 0.15, "seed": 2}
+    three = {"dataset": "classification", "n_samples": 1000, "n_features": 10}
+    three |= {"n_informative": 6, "n_classes": 3, "class_sep": 0.8, "seed": 7}
+    conditioned = {"dataset": "regression", "n_features": 15, "n_informative": 15}
+    conditioned |= {"noise": 5.0, "condition_number": 30.0, "seed": 6, "model": "linear"}
+    corr10 = {"dataset": str(correlated_csv(out / "corr10.csv", 10, 0.15, 4)), "target": "target"}
+    plan = [
+        ("blobs/logreg", blobs | {"model": "logreg"}, ("sgd", "momentum", "adam"), 64, 10),
+        ("blobs/mlp64", blobs | {"model": "mlp", "hidden": [64]}, ("sgd", "momentum", "adam"), 64, 10),
+        ("circles/mlp16x16", circles | {"model": "mlp", "hidden": [16, 16]}, ("sgd", "nesterov", "adam"), 16, 10),
+        ("classification3/logreg", three | {"model": "logreg"}, ("sgd", "momentum", "adam"), 128, 40),
+    ]  # fmt: skip
+    tasks = [
+        Task(f"{name}/{opt}", t, opt, {"epochs": epochs, "batch_size": batch}, where)
+        for name, t, opts, batch, epochs in plan
+        for opt in opts
+    ]
+    for name, t, opts, steps in (
+        ("corr10/linear", corr10 | {"model": "linear"}, ("sgd", "momentum"), 400),
+        ("regression-c30/linear", conditioned, ("sgd", "nesterov"), 100),
+    ):
+        train = {"steps": steps, "batch_size": "full"}
+        tasks += [Task(f"{name}/{opt}", t, opt, train, where) for opt in opts]
+    return tasks
 
 
 def config(task: Task, lrs: tuple[float, ...]) -> Any:
@@ -206,10 +259,11 @@ def evaluate(task: Task, suggested: dict[str, float | None], out: Path, jobs: in
     from lrbench.sweep.run import run as sweep
 
     extra = tuple(v for v in suggested.values() if v is not None)
-    done = sweep(config(task, GRID + extra), out=out / "sweeps" / task.name, jobs=jobs, plots=False)
-    cells = {c["lr"]: c for c in done.analysis.cells}
+    done = sweep(config(task, GRID + extra), out=out / "sweeps" / task.name, jobs=jobs)
+    cells = {c.lr: c for c in done.analysis.cells}
     grid = [cells[lr] for lr in GRID]
-    best = best_per_row(grid, METRIC)[0]
+    best = dataclasses.asdict(best_per_row(grid, METRIC)[0])
+    cells = {lr: dataclasses.asdict(c) for lr, c in cells.items()}
     tol = tolerance(best["best_score"], METRIC)
     scores = {}
     for method, lr in suggested.items():
@@ -297,7 +351,7 @@ def markdown_tasks(tasks: list[Task], methods: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", default="all", choices=("all", *PARTS, "quick"))
+    ap.add_argument("--part", default="all", choices=("all", "seen", *PARTS, "quick"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench-findlr")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
@@ -324,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         f" curve: median {np.median(lags):.2f}, range {min(lags):.2f}-{max(lags):.2f}",
         "",
     ]
-    short = ["lrbench recommended", "lrbench minimum", *(p for p in PEERS)]
+    short = ["lrbench recommended", "lrbench minimum", "lrbench steepest", *(p for p in PEERS)]
     lines += ["### per task (x: outside tolerance)", "", *markdown_tasks(tasks, short)]
     print("\n".join(lines))
     if args.json:

@@ -117,12 +117,12 @@ def test_full_batch_seeds_agree_and_the_mean_curve_gives_the_same_answer():
     # Zero init and full batch: every seed runs the same arithmetic, so the spread is zero.
     outcome = finder.run(ls_config("full"), resolve(start_lr=1e-4, end_lr=1e3, seeds=3))
     pair = outcome.pairs[0]
-    for m in ("minimum", "steepest", "valley", "range"):
+    for m in ("knee", "minimum", "steepest", "valley", "range"):
         agg = pair.aggregates[m]
         assert agg["n"] == 3 and agg["min"] == agg["max"] == agg["median"]
         assert agg["sd_log10"] == pytest.approx(0.0, abs=1e-12) and agg["unstable"] is False
         assert pair.mean_suggestions[m].lr == agg["median"]
-    assert pair.recommended == pair.aggregates["minimum"]["median"]
+    assert pair.recommended == pair.aggregates["knee"]["median"]
 
 
 def test_same_settings_same_bits_and_no_global_rng_touched():
@@ -209,7 +209,7 @@ def test_settings_messages_name_the_flag_the_value_and_what_is_allowed():
         ({"smooth_beta": 1.0}, "--smooth-beta: got 1.0; expected a number in [0, 1)"),
         ({"end_lr": 1e-7}, "--end-lr: got 1e-07; expected a number > --start-lr 1e-06"),
         ({"num_iter": 22}, "--num-iter: got 22; expected an integer >= skip_start + skip_end + 10 = 23"),
-        ({"suggest": "minimun"}, "--suggest: got 'minimun'; expected one of minimum, steepest, valley, range (did you mean 'minimum'?)"),
+        ({"suggest": "minimun"}, "--suggest: got 'minimun'; expected one of knee, minimum, steepest, valley, range (did you mean 'minimum'?)"),
     ]  # fmt: skip
     for changes, message in cases:
         with pytest.raises(ConfigError) as info:
@@ -229,7 +229,7 @@ def test_resolve_fills_defaults_and_no_stop_div_turns_the_rise_rule_off():
     )
     assert (st.seeds, st.probe_size, st.smooth_beta, st.smooth_window) == (5, 1024, 0.95, None)
     assert (st.div_factor, st.loss_floor, st.skip_start, st.skip_end) == (4.0, 0.0, 10, 3)
-    assert (st.suggest, st.min_div, st.window()) == ("minimum", 4.0, 5)
+    assert (st.suggest, st.min_div, st.window()) == ("knee", 4.0, 5)
     assert resolve(stop_div=False).div_factor is None
     assert resolve(num_iter=13, skip_start=0, skip_end=3).num_iter == 13  # 0 + 3 + 10
     assert isinstance(resolve(start_lr=1).start_lr, float)  # an integer is a number
@@ -254,7 +254,7 @@ def _synthetic_seed(lrs, x0, x1):
     loss = 2.0 - 1.0 * np.tanh((x - x0) / 0.5) + 0.05 * np.exp(3.0 * (x - x1))
     sugg = {
         m: suggest(lrs, loss, m, stop_step=None, skip_start=10, skip_end=3)
-        for m in ("minimum", "steepest", "valley", "range")
+        for m in ("knee", "minimum", "steepest", "valley", "range")
     }
     return finder.SeedCurve(0, loss, loss, lrs.size, Divergence(False, None, NO_DIVERGENCE), sugg)
 
@@ -265,7 +265,7 @@ def test_methods_disagree_flag(x0, disagree):
     lrs = ramp(1e-7, 10.0, 200)
     seeds = [_synthetic_seed(lrs, x0, 0.0) for _ in range(2)]
     pair = finder.PairResult(ls_config().tasks[0], "sgd", {}, "sgd", None, 10, 10, None, seeds)
-    finder._analyse(pair, lrs, resolve(num_iter=200))
+    finder._analyse(pair, lrs, resolve(num_iter=200), None)
     steep, low = pair.aggregates["steepest"]["median"], pair.aggregates["minimum"]["median"]
     assert steep == pytest.approx(math.exp(x0), rel=0.1)
     assert (max(steep, low) / min(steep, low) > 10) is disagree

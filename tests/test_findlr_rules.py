@@ -269,3 +269,51 @@ def test_trust_report_in_summary_and_caption(tmp_path):
     assert summary["results"][0]["trust"]["sweep"]["steps"] == 900
     caption = "\n".join(suggestion_model(outcome.pairs[0], outcome).notes)
     assert "trust: seed spread" in caption and "the proposed sweep trains 900 steps" in caption
+
+
+# ---------------------------------------------------------------- the budget of a normalised step
+
+
+def test_budget_steps_closed_form():
+    # steps as given; else epochs x ceil(n_train / batch): 20 x ceil(1437 / 32) = 20 x 45.
+    assert finder.budget_steps({"steps": 200, "epochs": 20, "batch_size": None}, 480) == 200
+    assert finder.budget_steps({"steps": None, "epochs": 20, "batch_size": 32}, 1437) == 900
+    assert finder.budget_steps({"steps": None, "epochs": 3, "batch_size": None}, 480) == 3
+
+
+def test_find_lr_knee_uses_the_budget_only_for_a_normalised_step():
+    # iris: 120 training rows, batch 16, 30 epochs -> T = 30 x 8 = 240 steps. Each seed's knee
+    # k is recomputed here from its curve (smooth_usable + knee_index); sgd gets lrs[k] / 4,
+    # adam the geometric mean of lrs[k] / 4 and sum(lrs[0..k]) / 240 (written out).
+    from lrbench.finder.suggest import knee_index, smooth_usable
+
+    config = validate({
+        "name": "b", "seeds": 1, "tasks": [{"dataset": "iris", "model": "logreg"}],
+        "optimizers": ["sgd", "adam"], "train": {"epochs": 30, "batch_size": 16},
+    })  # fmt: skip
+    st = resolve(seeds=2)
+    outcome = finder.run(config, st)
+    lrs = outcome.lrs
+    for pair in outcome.pairs:
+        for s in pair.seeds:
+            curve = smooth_usable(s.probe_post, stop_step=s.divergence.stop_step, window=5)
+            end = int(np.flatnonzero(np.isfinite(curve))[-1]) + 1 - st.skip_end
+            k = st.skip_start + knee_index(curve[st.skip_start : end])
+            got = s.suggestions["knee"]
+            assert got.index == k
+            upper = lrs[k] / 4
+            if pair.optimizer == "sgd":
+                assert got.lr == pytest.approx(upper, rel=1e-12)
+            else:
+                floor = sum(float(v) for v in lrs[: k + 1]) / 240
+                assert floor < upper
+                assert got.lr == pytest.approx(math.sqrt(upper * floor), rel=1e-12)
+        assert pair.recommended == pair.aggregates["knee"]["median"]
+    # summary.json and the caption say which budget the lower bound used, for adam only.
+    from lrbench.report.findlr_tables import caption
+
+    data = output.summary(outcome)
+    assert [r["knee_budget_steps"] for r in data["results"]] == [None, 240]
+    lines = [caption(r, data["settings"]) for r in data["results"]]
+    assert not any("lower bound, sum(ramp lrs" in line for line in lines[0])
+    assert any("the 240-step run's lower bound" in line for line in lines[1])

@@ -21,10 +21,12 @@ from lrbench.finder.suggest import (
     RAW_ROSE,
     ROSE,
     aggregate,
+    budget_floor,
     default_window,
     detect_divergence,
     ema,
     hann_weights,
+    knee_index,
     mean_curve,
     ramp,
     raw_rise_steps,
@@ -392,6 +394,73 @@ def test_valley_on_a_monotone_curve_tracks_the_start():
         suggest(lrs[30:], losses[30:], "minimum", **kw).lr
         == suggest(lrs, losses, "minimum", **kw).lr
     )
+
+
+# ---------------------------------------------------------------- knee and the budget floor
+
+
+def test_knee_index_by_hand():
+    # min 2.0 at index 4; floor 0: threshold 1.05 * 2.0 = 2.1, first value <= 2.1 is y[2].
+    y = np.array([5.0, 3.0, 2.1, 2.05, 2.0, 2.02, 3.0])
+    assert knee_index(y) == 2
+    # floor 1.9: threshold 1.9 + 1.05 * 0.1 = 2.005, so only the minimum itself qualifies.
+    assert knee_index(y, loss_floor=1.9) == 4
+    # tol 0: the argmin; the flat part after the minimum (y[5]) is never the knee.
+    assert knee_index(y, tol=0.0) == 4
+
+
+def test_knee_index_is_scale_free_and_a_floor_above_the_minimum_gives_the_argmin():
+    y = np.array([5.0, 3.0, 2.1, 2.05, 2.0, 2.02, 3.0])
+    # floor 1.5: threshold 1.5 + 1.05 * 0.5 = 2.025, first value <= 2.025 is y[4] = 2.0.
+    for scale in (1e-6, 7.0, 1e6):
+        assert knee_index(scale * y) == 2
+        assert knee_index(1.5 + scale * (y - 1.5), loss_floor=1.5) == 4
+    assert knee_index(y, loss_floor=2.5) == 4  # a wrong floor (above the minimum): the argmin
+
+
+def test_budget_floor_closed_form_on_the_exponential_ramp():
+    # Geometric sum: start * (q^(k+1) - 1) / (q - 1), q = (end/start)^(1/(N-1)).
+    lrs = ramp(1e-6, 10.0, 100)
+    q = 1e7 ** (1 / 99)
+    for k, steps in ((0, 1), (50, 300), (99, 900)):
+        expected = 1e-6 * (q ** (k + 1) - 1) / (q - 1) / steps
+        assert budget_floor(lrs, k, steps) == pytest.approx(expected, rel=1e-12)
+
+
+def _flat_bottom_curve():
+    """20 points over lrs 10^(-4 + t/4): falls 10 -> 1.04 (t = 0..8), stays within 4 % of its
+    minimum 1.0 at t = 12, then rises; hand-built so that the knee is t = 8, the argmin 12."""
+    lrs = 10.0 ** (-4 + np.arange(20) / 4)
+    y = np.array([10, 8, 6, 4, 3, 2, 1.5, 1.2, 1.04, 1.03, 1.02, 1.01, 1.0, 1.02, 1.1, 1.5, 3,
+                  6, 12, 30], dtype=float)  # fmt: skip
+    return lrs, y
+
+
+def test_knee_suggestion_is_the_knee_over_min_div():
+    lrs, y = _flat_bottom_curve()
+    kw = {"stop_step": 19, "window": 1, "skip_start": 0, "skip_end": 0}
+    knee, low = suggest(lrs, y, "knee", **kw), suggest(lrs, y, "minimum", **kw)
+    assert (knee.index, low.index) == (8, 12)
+    assert knee.lr == pytest.approx(10.0**-2 / 4, rel=1e-12)  # lrs[8] = 10^(-4 + 2)
+    assert low.lr == pytest.approx(10.0**-1 / 4, rel=1e-12)  # lrs[12] = 10^(-4 + 3)
+    assert not knee.lower_bound_only
+    # a budget changes nothing unless the optimizer's step is normalised
+    assert suggest(lrs, y, "knee", budget_steps=10, **kw).lr == knee.lr
+
+
+def test_knee_with_a_normalised_step_is_the_geometric_mean_with_the_budget_floor():
+    lrs, y = _flat_bottom_curve()
+    kw = {"stop_step": 19, "window": 1, "skip_start": 0, "skip_end": 0, "normalized_step": True}
+    # sum(lrs[0..8]) = 1e-4 * (10^(9/4) - 1) / (10^(1/4) - 1) (geometric), over 1000 steps
+    moved = 1e-4 * (10 ** (9 / 4) - 1) / (10 ** (1 / 4) - 1)
+    upper = 1e-2 / 4
+    got = suggest(lrs, y, "knee", budget_steps=1000, **kw)
+    assert got.lr == pytest.approx(math.sqrt(upper * moved / 1000), rel=1e-12)
+    assert "lower bound" in got.reason
+    # a budget too short for the floor to be below the knee / 4: the knee / 4 itself
+    assert moved / 2 > upper
+    assert suggest(lrs, y, "knee", budget_steps=2, **kw).lr == pytest.approx(upper, rel=1e-12)
+    assert suggest(lrs, y, "knee", budget_steps=None, **kw).lr == pytest.approx(upper, rel=1e-12)
 
 
 def test_smooth_usable_is_nan_after_the_usable_points():

@@ -85,7 +85,8 @@ def summary(
     outcome: Outcome, out_dir: Path | None = None, command: str | None = None
 ) -> dict[str, Any]:
     """``summary.json``: the settings and, per task x optimizer, the suggestions (per seed, on the
-    mean curve and aggregated), the recommendation, 2/L, the stability cap, the trust report
+    mean curve and aggregated), the recommendation, 2/L, the stability cap, the budget of
+    ``knee``'s lower bound (``knee_budget_steps``: normalised-step optimizers), the trust report
     (:func:`lrbench.finder.trust.trust`) and where each seed stopped and why (which rule)."""
     st = outcome.settings
     settings = dataclasses.asdict(st) | {"seeds": st.seed_list(), "smooth_window": st.window()}
@@ -142,6 +143,7 @@ def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
         "probe_size": p.probe_size,
         "stability_bound_2_over_L": p.bound,
         "stability_cap": None if p.cap is None else {"lr": p.cap, "rule": p.cap_rule},
+        "knee_budget_steps": p.budget,
         "recommended": recommended,
         "trust": trust(p, outcome),
         "methods_disagree": p.methods_disagree,

@@ -38,13 +38,16 @@ from lrbench.config import Config
 from lrbench.core.engine import train_group
 from lrbench.core.optimizers import OPTIMIZERS
 from lrbench.core.sharing import group_key
-from lrbench.core.tasks import load_task_data, optimizer_bound, stability_bound
+from lrbench.core.tasks import load_task_data, optimizer_bound, stability_bound, steps_per_epoch
 from lrbench.finder import suggest as sg
 from lrbench.finder.settings import Settings
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, part_label, registry_defaults
 
 PROBE_SALT = 12345
 DISAGREE_RATIO = 10.0
+#: Optimizers that divide the gradient by a running RMS of itself: a step of at most about the
+#: lr per coordinate whatever the gradient's scale (:func:`lrbench.finder.suggest.budget_floor`).
+NORMALIZED_STEP = frozenset({"adam", "adamw", "amsgrad", "nadam", "rmsprop", "adagrad"})
 
 
 @dataclass
@@ -85,6 +88,7 @@ class PairResult:
     methods_disagree: bool | None = None
     cap: float | None = None  # the stability bound every suggestion was capped at (stability_cap)
     cap_rule: str = ""  # which bound, e.g. "2(1+mu)/L, mu = 0.9 (heavy ball, full batch)"
+    budget: int | None = None  # steps of the run knee's lower bound is for (NORMALIZED_STEP only)
 
     @property
     def n_stopped(self) -> int:
@@ -163,6 +167,14 @@ def cap_suggestion(
     )
 
 
+def budget_steps(train: dict[str, Any], n_train: int) -> int:
+    """Steps of the training run a suggestion is for (``config.train``): ``steps``, or
+    ``epochs`` x :func:`lrbench.core.tasks.steps_per_epoch` at its batch size."""
+    if train["steps"]:
+        return int(train["steps"])
+    return int(train["epochs"]) * steps_per_epoch(n_train, train["batch_size"])
+
+
 def has_momentum(optimizer: str, params: dict[str, Any]) -> bool:
     """Whether the update carries a momentum term (its loss may rise and fall while stable):
     SGD-type and RMSprop with ``momentum > 0`` (Nesterov included), the Adam family
@@ -216,6 +228,7 @@ def run(config: Config, settings: Settings) -> Outcome:
     out = []
     for j, (task, oname, oparams) in enumerate(pairs):
         n_train = len(load_task_data(task, dtype).y_train)
+        budget = budget_steps(config.train, n_train) if oname in NORMALIZED_STEP else None
         pair = PairResult(
             task=task,
             optimizer=oname,
@@ -226,12 +239,13 @@ def run(config: Config, settings: Settings) -> Outcome:
             probe_size=min(settings.probe_size, n_train),
             bound=stability_bound(task, dtype),
             seeds=[
-                _seed_curve(r, lrs, settings)
+                _seed_curve(r, lrs, settings, budget)
                 for r in results[j * len(seeds) : (j + 1) * len(seeds)]
             ],
+            budget=budget,
         )
         _cap_seeds(pair)
-        _analyse(pair, lrs, settings)
+        _analyse(pair, lrs, settings, budget)
         out.append(pair)
         if pair.n_stopped < len(seeds):
             what = "no divergence in range" if settings.div_factor else "no non-finite loss"
@@ -242,7 +256,7 @@ def run(config: Config, settings: Settings) -> Outcome:
     return Outcome(config, settings, lrs, out, warnings)
 
 
-def _seed_curve(result: Any, lrs: np.ndarray, st: Settings) -> SeedCurve:
+def _seed_curve(result: Any, lrs: np.ndarray, st: Settings, budget: int | None) -> SeedCurve:
     n = lrs.size
     probe = np.full(n, np.nan)
     post = np.asarray(result.extra["probe_loss"], dtype=np.float64)
@@ -258,17 +272,25 @@ def _seed_curve(result: Any, lrs: np.ndarray, st: Settings) -> SeedCurve:
         skip_start=st.skip_start,
         momentum=has_momentum(result.spec.optimizer, dict(result.spec.optimizer_params)),
     )
-    sugg = {m: _suggest(lrs, curve, m, st, div.stop_step) for m in sg.METHODS}
+    sugg = {m: _suggest(lrs, curve, m, st, div.stop_step, budget) for m in sg.METHODS}
     rows = max(post.size, result.log_loss.size)
     return SeedCurve(int(result.spec.seed), probe, batch, rows, div, sugg)
 
 
 def _suggest(
-    lrs: np.ndarray, curve: np.ndarray, method: str, st: Settings, stop: int | None
+    lrs: np.ndarray,
+    curve: np.ndarray,
+    method: str,
+    st: Settings,
+    stop: int | None,
+    budget: int | None,
 ) -> sg.Suggestion:
+    """One method on one curve; ``budget``: the run's steps for a normalised-step optimizer
+    (:data:`NORMALIZED_STEP`), else None."""
     return sg.suggest(
         lrs, curve, method, mode=st.mode, stop_step=stop, window=st.window(),
         skip_start=st.skip_start, skip_end=st.skip_end, min_div=st.min_div,
+        loss_floor=st.loss_floor, budget_steps=budget, normalized_step=budget is not None,
     )  # fmt: skip
 
 
@@ -287,7 +309,7 @@ def _cap(s: sg.Suggestion, pair: PairResult) -> sg.Suggestion:
     return cap_suggestion(s, pair.cap, pair.cap_rule)
 
 
-def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
+def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings, budget: int | None) -> None:
     """Cross-seed aggregates, the mean-curve suggestions, the recommendation and the flags."""
     padded = []
     for s in pair.seeds:
@@ -306,7 +328,7 @@ def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings) -> None:
         if m == "range":
             agg["base"] = sg.aggregate([g.base_lr for g in got])
         pair.aggregates[m] = agg
-        pair.mean_suggestions[m] = _cap(_suggest(lrs, pair.mean_curve, m, st, None), pair)
+        pair.mean_suggestions[m] = _cap(_suggest(lrs, pair.mean_curve, m, st, None, budget), pair)
     chosen = pair.aggregates[st.suggest]
     pair.recommended = chosen["median"]
     if st.suggest == "range" and chosen["base"]["median"] is not None:

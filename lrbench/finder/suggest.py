@@ -9,6 +9,10 @@ says how. A range test records one loss per step ``t = 0..N-1`` at learning rate
 learning rate; :func:`aggregate` summarises one method across seeds in log space. (Capping a
 suggestion at a stability bound is :func:`lrbench.finder.run.cap_suggestion`; whether a curve
 had a clear minimum is :func:`lrbench.finder.trust.clear_minimum`.)
+
+(Over 450 lines: the divergence rule, the smoother and every method read the same curve with
+the same trims, and each rule's docstring carries its reasons; split, they would import each
+other's helpers.)
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("minimum", "steepest", "valley", "range")
+METHODS = ("knee", "minimum", "steepest", "valley", "range")
 MODES = ("exp", "linear")
 NON_FINITE = "non-finite loss"
 ROSE = "loss rose above div_factor x best"
@@ -29,7 +33,10 @@ NO_DIVERGENCE = "no divergence in range"
 RAW_CONFIRM = 2  # the raw rule needs this many consecutive high steps
 RAW_EPS = 1e-9  # ... each a rise of more than 1e-9 x |loss_0 - floor| (float round-off)
 RANGE_BASE_DIV = 4.0  # Smith: base_lr = max_lr / 3 to / 4
-MIN_DIV = 4.0  # minimum = lr at the lag-free smoothed minimum / 4 (Smith's base_lr; see suggest)
+MIN_DIV = (
+    4.0  # knee, minimum = lr at the knee / the lag-free smoothed minimum / 4 (Smith's base_lr)
+)
+KNEE_TOL = 0.05  # the knee: first point within 5 % of the minimum, lrbench's "as good" (TOL_REL)
 
 
 def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
@@ -290,6 +297,9 @@ def suggest(
     skip_start: int = 10,
     skip_end: int = 3,
     min_div: float = MIN_DIV,
+    loss_floor: float = 0.0,
+    budget_steps: int | None = None,
+    normalized_step: bool = False,
 ) -> Suggestion:
     """A learning rate from one range-test curve, read off the centred smoothed loss.
 
@@ -297,6 +307,18 @@ def suggest(
     restricted to steps ``[skip_start, last usable - skip_end]``, where the last usable step is the
     one before ``stop_step`` and before the first non-finite loss. Methods:
 
+    - ``knee`` (the recommendation): ``lr_at(k) / min_div`` where ``k`` is the first point
+      (from ``skip_start`` on) where the loss has stopped improving: ``(y_k - floor) <=
+      (1 + KNEE_TOL) * (y_min - floor)``, ``KNEE_TOL`` 5 % (:func:`knee_index`). Smith (2017,
+      CLR §3.3) takes ``max_lr`` where "the accuracy slows, becomes ragged, or starts to fall"
+      and ``base_lr = max_lr / 3 .. / 4``; the argmin of a flat-bottomed curve is wherever the
+      noise puts it in the flat (a logistic regression's loss can stay within a few % of its
+      floor over a decade of lrs), the knee is where the flat starts. 5 % is what lrbench's sweep calls as
+      good as the best (``lrbench.sweep.analysis.TOL_REL``). With ``normalized_step`` (an
+      optimizer that divides the gradient by a running RMS of itself: Adam, RMSprop, Adagrad)
+      and ``budget_steps`` ``T`` (the training run the suggestion is for), the result is the
+      geometric mean of that upper value and the budget's lower bound
+      ``sum(lrs[0..k]) / T`` (:func:`budget_floor`), when the bound is below it.
     - ``minimum``: ``lr_at(argmin) / min_div``, ``min_div`` 4 by default: Smith's
       ``base_lr = max_lr / 3 .. / 4`` ("the optimum is usually within a factor of two of the
       largest lr that converges"). fastai's ``minimum`` divides by 10, but the minimum it
@@ -316,8 +338,8 @@ def suggest(
     - ``range`` (Smith): ``max_lr = lr_at(argmin)``, ``base_lr = max_lr / 4``; ``lr = max_lr``.
 
     ``lr=None`` with a reason when fewer than 3 points remain or the loss never falls below its
-    first usable value. Without divergence (``stop_step`` None and all losses finite) ``minimum``
-    and ``range`` are ``lower_bound_only``.
+    first usable value. Without divergence (``stop_step`` None and all losses finite) ``knee``,
+    ``minimum`` and ``range`` are ``lower_bound_only``.
     """
     if method not in METHODS or mode not in MODES:
         raise ValueError(f"method {method!r} or mode {mode!r} unknown")
@@ -337,6 +359,13 @@ def suggest(
     if m == 0:
         why = "no descent: the smoothed loss never falls below its first usable value"
         return Suggestion(method, None, why)
+    if method == "knee":
+        k = knee_index(y, loss_floor)
+        why = f"lr at the knee (smoothed loss within {KNEE_TOL:.0%} of its minimum) / {min_div:g}"
+        upper = float(lr[lo + k]) / min_div
+        value, why = _budget(upper, why, lr, lo + k, budget_steps, normalized_step)
+        note = "; no divergence in range, the knee may lie beyond end_lr" if not diverged else ""
+        return Suggestion(method, value, why + note, not diverged, index=lo + k)
     if method in ("minimum", "range"):
         top = float(lr[lo + m])
         bound = not diverged
@@ -358,6 +387,52 @@ def suggest(
     j = _valley_index(y)  # y[m] < y[0], so a decreasing pair exists
     why = "fastai valley: middle of the longest descent"
     return Suggestion(method, float(lr[lo + j]), why, index=lo + j)
+
+
+def knee_index(y: np.ndarray, loss_floor: float = 0.0, tol: float = KNEE_TOL) -> int:
+    """First index ``k`` of a (smoothed, finite) curve with ``(y_k - floor) <= (1 + tol) *
+    (y_min - floor)``: where the loss has come within ``tol`` of its lowest value, measured from
+    its floor. ``k <= argmin(y)``; ``k == argmin`` on a curve with a sharp bottom; a flat bottom
+    (values within ``tol`` of the minimum over many points) gives its first point. Scale-free:
+    multiplying ``y - floor`` by a constant does not move ``k``. A minimum below the floor (a
+    wrong ``--loss-floor``) gives the argmin."""
+    m = int(np.argmin(y))
+    low = float(y[m])
+    threshold = max(loss_floor + (1.0 + tol) * (low - loss_floor), low)
+    return int(np.flatnonzero(y[: m + 1] <= threshold)[0])
+
+
+def budget_floor(lrs: np.ndarray, index: int, steps: int) -> float:
+    """``sum(lrs[0..index]) / steps``: the smallest constant learning rate that moves each
+    weight as far in ``steps`` steps as the range test could by step ``index``, for an optimizer
+    whose step is at most about the learning rate per coordinate whatever the gradient's scale.
+
+    Adam's step is ``lr * m_hat / sqrt(v_hat)`` and "the magnitudes of the steps are
+    approximately bounded by the stepsize setting" (Kingma & Ba 2015, §2.1); RMSprop and
+    Adagrad also divide the gradient by a running RMS of itself (Adagrad's ``|g_t| /
+    sqrt(sum g_s^2) <= 1`` exactly). Up to step ``index`` the range test moved a weight by at most
+    ``sum(lrs[0..index])`` (times the same per-step factor); a run of ``steps`` steps at a
+    constant ``lr`` moves it at most ``steps * lr``. Below this value the run cannot go as far
+    as the test went to reach its knee; far above it the run only adds the jitter of a step
+    that does not shrink as the gradient does.
+    """
+    return float(np.sum(np.asarray(lrs, dtype=np.float64)[: index + 1])) / steps
+
+
+def _budget(
+    upper: float, why: str, lrs: np.ndarray, index: int, steps: int | None, normalized: bool
+) -> tuple[float, str]:
+    """``upper``, or for a normalised-step optimizer with a known budget the geometric mean of
+    ``upper`` and :func:`budget_floor` when that is lower: with only a lower and an upper bound
+    for the answer, their geometric mean is the value whose worst-case factor error is the
+    smallest (the square root of their ratio)."""
+    if not normalized or steps is None:
+        return upper, why
+    floor = budget_floor(lrs, index, steps)
+    if floor >= upper:
+        return upper, why + f"; the {steps}-step budget's lower bound {floor:.3g} is above it"
+    bound = f"the {steps}-step budget's lower bound {floor:.3g} (a step of about lr per weight)"
+    return math.sqrt(upper * floor), f"geometric mean of {why} = {upper:.3g} and {bound}"
 
 
 def _valley_index(y: np.ndarray) -> int:

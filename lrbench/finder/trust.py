@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from lrbench.core.tasks import steps_per_epoch
 from lrbench.finder import suggest as sg
-from lrbench.finder.run import Outcome, PairResult
+from lrbench.finder.run import Outcome, PairResult, budget_steps
 
 
 def clear_minimum(
@@ -73,7 +72,7 @@ def trust(pair: PairResult, outcome: Outcome) -> dict[str, Any]:
     )  # fmt: skip
     train = outcome.config.train
     batch = train["batch_size"]
-    steps = train["steps"] or train["epochs"] * steps_per_epoch(pair.n_train, batch)
+    steps = budget_steps(train, pair.n_train)
     test = {"batch_size": pair.batch_size or "full", "steps": st.num_iter}
     sweep = {"batch_size": batch or "full", "steps": steps, "epochs": train["epochs"]}
     if train["steps"]:

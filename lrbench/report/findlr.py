@@ -23,7 +23,13 @@ from lrbench.report.svgchart import PALETTE, Chart, panels
 from lrbench.report.table_model import TableModel, to_rich
 
 #: The colour of each method's line in the figure; the seeds' curves are blue.
-COLORS = {"minimum": PALETTE[2], "steepest": PALETTE[1], "valley": PALETTE[4], "range": PALETTE[3]}
+COLORS = {
+    "knee": PALETTE[5],
+    "minimum": PALETTE[2],
+    "steepest": PALETTE[1],
+    "valley": PALETTE[4],
+    "range": PALETTE[3],
+}
 SEED_COLOR = PALETTE[0]
 
 

@@ -98,10 +98,19 @@ def caption(pair: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
         lines.append(f"stopped: {len(stops)}/{n} seeds, at {where}")
     if len(stops) < n:
         what = "no divergence in range" if st["stop_div"] else "--no-stop-div: no non-finite loss"
-        lines.append(f"{what} for {n - len(stops)}/{n} seeds: minimum and range are lower bounds")
+        lines.append(
+            f"{what} for {n - len(stops)}/{n} seeds: knee, minimum and range are lower bounds"
+        )
     if pair["methods_disagree"]:
         lines.append(
             "steepest and minimum differ by more than 10x: read the chart before trusting either"
+        )
+    steps = pair.get("knee_budget_steps")
+    if steps is not None:
+        lines.append(
+            f"knee ({pair['optimizer']}: a step of about lr per weight): geometric mean of the "
+            f"knee's lr / {st['min_div']:g} and the {steps}-step run's lower bound, sum(ramp lrs up "
+            f"to the knee) / {steps}, when below it"
         )
     base = methods["range"].get("base", {}).get("median")
     if base is not None:
