@@ -33,9 +33,8 @@ NO_DIVERGENCE = "no divergence in range"
 RAW_CONFIRM = 2  # the raw rule needs this many consecutive high steps
 RAW_EPS = 1e-9  # ... each a rise of more than 1e-9 x |loss_0 - floor| (float round-off)
 RANGE_BASE_DIV = 4.0  # Smith: base_lr = max_lr / 3 to / 4
-MIN_DIV = (
-    4.0  # knee, minimum = lr at the knee / the lag-free smoothed minimum / 4 (Smith's base_lr)
-)
+# knee, minimum = lr at the knee / at the lag-free smoothed minimum, / 4 (Smith's base_lr)
+MIN_DIV = 4.0
 KNEE_TOL = 0.05  # the knee: first point within 5 % of the minimum, lrbench's "as good" (TOL_REL)
 
 
