@@ -586,6 +586,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", action="store_true", help="also print the Markdown table")
     ap.add_argument("--json", metavar="PATH", help="write every raw timing as JSON")
     ap.add_argument("--load", metavar="PATH", help="print the tables of a --json dump; no runs")
+    ap.add_argument(
+        "--only",
+        metavar="TEXT[,TEXT...]",
+        help="time only the variants whose name contains one of these texts, e.g. "
+        "'float64 jobs 2,dask' for the Dask executor against --jobs 2",
+    )
     ap.add_argument("--config", default="configs/w1.yaml", help="workload (default W1)")
     ap.add_argument(
         "--against",
@@ -605,6 +611,11 @@ def main(argv: list[str] | None = None) -> int:
         vs = variants(args.config, tv is not None and not args.quick, args.scaling, with_dask)
         if args.against:
             vs.append(against_variant(args.config, Path(args.against).resolve()))
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+            vs = [v for v in vs if any(w in v["name"] for w in wanted)]
+            if not vs:
+                ap.error(f"--only {args.only!r} matches no variant")
         dump = {
             "repeat": repeat,
             "config": args.config,
