@@ -323,7 +323,8 @@ def test_chunks_go_out_in_planned_order_one_per_free_worker(local_cluster):
     with DaskExecutor(client.scheduler.address, 2, task=_hold) as ex:
         ex.run(chunks, None, ran.extend, lambda kind, news: None)  # type: ignore[arg-type]
     when = {name: (start, end) for name, start, end in ran}
-    assert [name for name, *_ in sorted(ran, key=lambda r: r[1])] == ["long", "a", "b", "c", "d"]
+    started = [name for name, *_ in sorted(ran, key=lambda r: r[1])]
+    assert set(started[:2]) == {"long", "a"} and started[2:] == ["b", "c", "d"]  # two at once
     for before, after in ("ab", "bc", "cd"):  # one at a time on the free worker ...
         assert when[after][0] >= when[before][1] - 0.05
     assert when["d"][1] < when["long"][1] - 1.0  # ... none behind the long chunk

@@ -200,6 +200,9 @@ class DaskExecutor(Executor):
             n_workers=self.jobs,
             threads_per_worker=1,
             processes=True,
+            # no memory limit, as local workers have none (the preflight checks memory): no
+            # nanny polling each worker's memory every 100 ms
+            memory_limit=0,
             host="127.0.0.1",
             dashboard_address=None,
             silence_logs=logging.ERROR,
