@@ -17,14 +17,15 @@ For every task of a suite with a known answer, and on the *same* recorded range 
 Per method: ``|log10(suggested / best)|`` (median and worst over tasks; no suggestion counts
 as infinitely far), and how often the suggested learning rate's own cell (no diverged seed) is
 within the sweep's tolerance of the best (``lrbench.sweep.analysis.tolerance``: 5 % of the best
-final validation loss, at least 1e-3). The tasks come in three parts reported separately
+final validation loss, at least 1e-3). The tasks come in five parts reported separately
 (:func:`suite`): *design* (looked at while changing lrbench's method), *held-out A* (looked at
 once before the last change, so no longer clean), *held-out B* (run once at the end of the
-first round, then seen while the method changed again) and *held-out C* (:func:`part_c`: fixed
-and committed before its first run, run once with the final method).
+first round, then seen while the method changed again), *held-out C* (:func:`part_c`: fixed
+and committed before its first run, run once with the final method) and *held-out D*
+(:func:`part_d`: a second clean part, fixed and committed before its only run).
 
     .venv/bin/python benchmarks/findlr_bench.py [--part all|seen|design|"held-out A"|"held-out B"
-                                                 |"held-out C"|quick]
+                                                 |"held-out C"|"held-out D"|quick]
                                                 [--jobs 2] [--out DIR] [--json PATH]
 
 ``--part quick`` runs 4 design tasks (for development), ``--part seen`` design, A and B. Sweeps resume from ``--out`` (default
@@ -87,6 +88,19 @@ def correlated_csv(path: Path, d: int, spread: float, seed: int) -> Path:
     return _write_csv(path, X, y)
 
 
+def sklearn_csv(path: Path, generator: str, **params: Any) -> Path:
+    """``sklearn.datasets.<generator>(**params)`` written as a CSV (target column ``target``),
+    for the generators lrbench does not have: ``make_gaussian_quantiles`` (class k: the k-th of
+    equal-count shells of ``|x - mean|^2``), ``make_hastie_10_2`` (``y = 1`` iff ``sum x_j^2 >
+    9.34``, written 0/1), ``make_friedman1`` (``y = 10 sin(pi x0 x1) + 20 (x2 - 1/2)^2 + 10 x3 + 5
+    x4 + noise N(0, 1)``, x uniform), ``make_sparse_uncorrelated`` (``y = x0 + 2 x1 - 2 x2 - 1.5
+    x3 + N(0, 1)``, x standard normal)."""
+    import sklearn.datasets as skd
+
+    X, y = getattr(skd, generator)(**params)
+    return _write_csv(path, X, (y > 0).astype(int) if generator == "make_hastie_10_2" else y)
+
+
 def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
     lines = [",".join([*(f"x{i}" for i in range(X.shape[1])), "target"])]
     lines += [",".join(f"{v:.10g}" for v in (*row, t)) for row, t in zip(X, y)]
@@ -95,8 +109,8 @@ def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
     return path
 
 
-PARTS = ("design", "held-out A", "held-out B", "held-out C")
-SEEN = PARTS[:3]  # looked at while the method changed (issue 21's last goal); C was not
+PARTS = ("design", "held-out A", "held-out B", "held-out C", "held-out D")
+SEEN = PARTS[:3]  # looked at while the method changed (issue 21's last goal); C and D were not
 
 
 def suite(out: Path, part: str) -> list[Task]:
@@ -111,7 +125,7 @@ def suite(out: Path, part: str) -> list[Task]:
     - held-out B (added after A had been looked at once): the same with make_classification
       (scikit-learn's defaults: 20 features, 2 classes, 1 % flipped labels) and make_moons
       (noise 0.2), and a correlated least squares (16 features, spread 0.2);
-    - held-out C: :func:`part_c`.
+    - held-out C: :func:`part_c`; held-out D: :func:`part_d`.
     """
     ls = {
         "design": (
@@ -142,7 +156,7 @@ def suite(out: Path, part: str) -> list[Task]:
             t = data | {"model": "linear"} | ({} if "n_features" in data else {"target": "target"})
             for opt in ("sgd", "momentum"):
                 tasks.append(Task(f"{name}/linear/{opt}", t, opt, FULL_BATCH, where))
-    tasks += part_c(out)
+    tasks += part_c(out) + part_d(out)
     if part == "quick":
         keep = ("digits/logreg/sgd", "wine/mlp/adam", "corr8/linear/momentum", "issue21/linear/sgd")
         return [t for t in tasks if t.name in keep]
@@ -193,6 +207,53 @@ def part_c(out: Path) -> list[Task]:
         train = {"steps": steps, "batch_size": "full"}
         tasks += [Task(f"{name}/{opt}", t, opt, train, where) for opt in opts]
     return tasks
+
+
+def part_d(out: Path) -> list[Task]:
+    """Held-out D (18 tasks), fixed and committed before it was ever run, with the method as it
+    stood for C (issue 21: a second clean part, nothing in lrbench changed). Generators, MLP
+    widths, batch sizes, budgets and RMSprop are new to the suite:
+
+    - make_hastie_10_2 (1000 rows, 10 features, 2 classes, seed 8) x MLP [128] x {sgd,
+      momentum, adam, rmsprop}, batch 256, 50 epochs (200 steps);
+    - make_gaussian_quantiles (800 rows, 4 features, 3 classes, seed 9) x MLP [32, 32] x {sgd,
+      nesterov, rmsprop}, batch 32, 15 epochs (300 steps);
+    - make_classification (1200 rows, 12 features, 6 informative, 4 classes, class_sep 1.2,
+      10 % flipped labels, seed 10) x logreg x {sgd, momentum, adam} and x MLP [8] x {sgd,
+      nesterov, rmsprop}, batch 8, 5 epochs (600 steps);
+    - least squares, full batch: make_friedman1 (600 rows, 10 features, noise 1, seed 12),
+      50 steps, x {sgd, momentum}; make_sparse_uncorrelated (600 rows, 12 features, seed 13),
+      150 steps, x {sgd, momentum, nesterov}.
+    """
+    where = "held-out D"
+    hastie = sklearn_csv(out / "hastie.csv", "make_hastie_10_2", n_samples=1000, random_state=8)
+    quantiles = sklearn_csv(
+        out / "quantiles.csv", "make_gaussian_quantiles", n_samples=800, n_features=4,
+        n_classes=3, random_state=9,
+    )  # fmt: skip
+    four = {"dataset": "classification", "n_samples": 1200, "n_features": 12}
+    four |= {"n_informative": 6, "n_classes": 4, "class_sep": 1.2, "flip_y": 0.1, "seed": 10}
+    friedman = sklearn_csv(
+        out / "friedman1.csv", "make_friedman1", n_samples=600, n_features=10, noise=1.0,
+        random_state=12,
+    )  # fmt: skip
+    sparse = sklearn_csv(
+        out / "sparse.csv", "make_sparse_uncorrelated", n_samples=600, n_features=12,
+        random_state=13,
+    )  # fmt: skip
+
+    def csv(path: Path) -> dict[str, Any]:
+        return {"dataset": str(path), "target": "target"}
+
+    plan = [
+        ("hastie/mlp128", csv(hastie) | {"model": "mlp", "hidden": [128]}, ("sgd", "momentum", "adam", "rmsprop"), {"epochs": 50, "batch_size": 256}),
+        ("quantiles/mlp32x32", csv(quantiles) | {"model": "mlp", "hidden": [32, 32]}, ("sgd", "nesterov", "rmsprop"), {"epochs": 15, "batch_size": 32}),
+        ("classification4/logreg", four | {"model": "logreg"}, ("sgd", "momentum", "adam"), {"epochs": 5, "batch_size": 8}),
+        ("classification4/mlp8", four | {"model": "mlp", "hidden": [8]}, ("sgd", "nesterov", "rmsprop"), {"epochs": 5, "batch_size": 8}),
+        ("friedman1/linear", csv(friedman) | {"model": "linear"}, ("sgd", "momentum"), {"steps": 50, "batch_size": "full"}),
+        ("sparse/linear", csv(sparse) | {"model": "linear"}, ("sgd", "momentum", "nesterov"), {"steps": 150, "batch_size": "full"}),
+    ]  # fmt: skip
+    return [Task(f"{n}/{opt}", t, opt, train, where) for n, t, opts, train in plan for opt in opts]
 
 
 def config(task: Task, lrs: tuple[float, ...]) -> Any:
