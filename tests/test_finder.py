@@ -122,7 +122,7 @@ def test_full_batch_seeds_agree_and_the_mean_curve_gives_the_same_answer():
         assert agg["n"] == 3 and agg["min"] == agg["max"] == agg["median"]
         assert agg["sd_log10"] == pytest.approx(0.0, abs=1e-12) and agg["unstable"] is False
         assert pair.mean_suggestions[m].lr == agg["median"]
-    assert pair.recommended == pair.aggregates["knee"]["median"]
+    assert pair.recommended == pair.aggregates["minimum"]["median"]
 
 
 def test_same_settings_same_bits_and_no_global_rng_touched():
@@ -229,7 +229,7 @@ def test_resolve_fills_defaults_and_no_stop_div_turns_the_rise_rule_off():
     )
     assert (st.seeds, st.probe_size, st.smooth_beta, st.smooth_window) == (5, 1024, 0.95, None)
     assert (st.div_factor, st.loss_floor, st.skip_start, st.skip_end) == (4.0, 0.0, 10, 3)
-    assert (st.suggest, st.min_div, st.window()) == ("knee", 4.0, 5)
+    assert (st.suggest, st.min_div, st.window()) == ("minimum", 4.0, 5)
     assert resolve(stop_div=False).div_factor is None
     assert resolve(num_iter=13, skip_start=0, skip_end=3).num_iter == 13  # 0 + 3 + 10
     assert isinstance(resolve(start_lr=1).start_lr, float)  # an integer is a number

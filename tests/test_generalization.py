@@ -10,6 +10,8 @@ class shares of a stratified subsample.
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import json
 import math
@@ -356,7 +358,7 @@ def test_run_ids_of_specs_without_early_stopping_are_unchanged():
         "constant", freeze({"warmup": 0}), 0.1, 3,
     )  # fmt: skip
     assert s.run_id == "8530153877b0"
-    with_stop = RunSpec(**{**s.__dict__, "train": TrainSpec(40, 32, 5, early_stopping=STOP_RULE)})
+    with_stop = dataclasses.replace(s, train=TrainSpec(40, 32, 5, early_stopping=STOP_RULE))
     assert with_stop.run_id != s.run_id
     assert RunSpec.from_dict(with_stop.to_dict()) == with_stop
 

@@ -400,7 +400,7 @@ def test_findlr_figure_draws_each_seed_the_mean_and_every_suggestion():
     assert len(solid) == 1 + ("range" in medians and outcome.settings.suggest == "range")
     labels = legend_labels(root)
     assert labels[:2] == ["each of 3 seeds", "mean of 3 seeds, smoothed"]
-    assert f"knee (recommended) {medians['knee']:.3g}" in labels
+    assert f"minimum (recommended) {medians['minimum']:.3g}" in labels
     assert labels[-1] == f"2/L = {pair.bound:.3g}"
     # the x axis is logarithmic: ticks at powers of ten across the ramp 1e-6 .. 100
     xt = [float(t.text) for g in by_class(root, "xticklabels") for t in g]
