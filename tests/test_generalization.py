@@ -10,9 +10,8 @@ class shares of a stratified subsample.
 
 from __future__ import annotations
 
-import dataclasses
-
 import csv
+import dataclasses
 import json
 import math
 import xml.etree.ElementTree as ET
