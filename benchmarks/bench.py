@@ -472,7 +472,7 @@ def render(dump: dict[str, Any], markdown: bool) -> str:
     if m["torch"] is None:
         notes.append("PyTorch loop skipped: `import torch` failed (pip install torch==2.13.0).")
     elif not any(r["kind"] == "torch" for r in rows):
-        notes.append("PyTorch loop skipped (--quick).")
+        notes.append("PyTorch loop not timed (--quick, or left out by --only).")
     notes += _flops_notes(dump, rows) + _scaling_notes(rows) + _dask_notes(dump, rows)
     notes += _against_notes(dump, rows)
     notes += [
