@@ -21,8 +21,9 @@ from lrbench.core.tasks import load_task_data
 from lrbench.errors import ConfigError
 from lrbench.finder import output
 from lrbench.finder import run as finder
+from lrbench.finder.divergence import NO_DIVERGENCE, Divergence
 from lrbench.finder.settings import resolve
-from lrbench.finder.suggest import NO_DIVERGENCE, Divergence, ramp, suggest
+from lrbench.finder.suggest import ramp, suggest
 
 LS_TASK = {"dataset": "regression", "model": "linear", "n_samples": 300, "n_features": 8}
 

@@ -22,17 +22,10 @@ from lrbench.core.engine import train_group
 from lrbench.core.tasks import load_task_data, optimizer_bound
 from lrbench.finder import output
 from lrbench.finder import run as finder
+from lrbench.finder.divergence import NON_FINITE, RAW_ROSE, ROSE, detect_divergence, ema
 from lrbench.finder.run import cap_suggestion
 from lrbench.finder.settings import resolve
-from lrbench.finder.suggest import (
-    NON_FINITE,
-    RAW_ROSE,
-    ROSE,
-    Suggestion,
-    detect_divergence,
-    ema,
-    ramp,
-)
+from lrbench.finder.suggest import Suggestion, ramp
 from lrbench.finder.trust import clear_minimum, trust
 from lrbench.report.findlr import suggestion_model
 

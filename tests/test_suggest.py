@@ -14,22 +14,24 @@ import math
 import numpy as np
 import pytest
 
-from lrbench.finder.suggest import (
-    METHODS,
+from lrbench.finder.divergence import (
     NO_DIVERGENCE,
     NON_FINITE,
     RAW_ROSE,
     ROSE,
+    detect_divergence,
+    ema,
+    raw_rise_steps,
+)
+from lrbench.finder.suggest import (
+    METHODS,
     aggregate,
     budget_floor,
     default_window,
-    detect_divergence,
-    ema,
     hann_weights,
     knee_index,
     mean_curve,
     ramp,
-    raw_rise_steps,
     smooth_centered,
     smooth_usable,
     suggest,

@@ -21,6 +21,7 @@ import yaml
 
 from lrbench.files import atomic_write, csv_text, jsonable
 from lrbench.finder import suggest as sg
+from lrbench.finder.divergence import ema
 from lrbench.finder.run import Outcome, PairResult
 from lrbench.finder.trust import trust
 
@@ -46,12 +47,12 @@ def curve_rows(outcome: Outcome) -> list[dict[str, Any]]:
     for p in outcome.pairs:
         for s in p.seeds:
             c, stop = s.curve(st.curve), s.divergence.stop_step
-            ema = sg.ema(c[: s.rows], st.smooth_beta)
+            causal = ema(c[: s.rows], st.smooth_beta)
             smooth = sg.smooth_usable(c, stop_step=stop, window=st.window())
             for t in range(s.rows):
                 values = (
                     p.task.label, p.label, s.seed, t, lrs[t], s.probe_post[t], s.batch_pre[t],
-                    ema[t], smooth[t], stop is not None and t >= stop,
+                    causal[t], smooth[t], stop is not None and t >= stop,
                 )  # fmt: skip
                 rows.append(dict(zip(CURVE_COLUMNS, values)))
     return rows

@@ -14,7 +14,7 @@ size >= ``n_train`` takes every row in order), and ``loss_batch_pre[t]``, the mi
 step ``t`` computed before update ``t`` (fastai/Lightning's curve, one step behind its lr).
 ``curve`` picks which one the divergence rule and the suggestions read. The engine runs with
 ``divergence_factor=inf`` (it only stops on a non-finite minibatch loss); the finder applies
-:func:`lrbench.finder.suggest.detect_divergence` to each seed's curve afterwards.
+:func:`lrbench.finder.divergence.detect_divergence` to each seed's curve afterwards.
 
 Where a stability bound is known for the run (full batch, ``logreg``/``linear``, an SGD-type
 optimizer: :func:`stability_cap`), every suggestion is capped at it (:func:`cap_suggestion`).
@@ -40,6 +40,7 @@ from lrbench.core.optimizers import OPTIMIZERS
 from lrbench.core.sharing import group_key
 from lrbench.core.tasks import load_task_data, optimizer_bound, stability_bound, steps_per_epoch
 from lrbench.finder import suggest as sg
+from lrbench.finder.divergence import Divergence, detect_divergence
 from lrbench.finder.settings import Settings
 from lrbench.spec import RunSpec, TaskSpec, TrainSpec, freeze, part_label, registry_defaults
 
@@ -60,7 +61,7 @@ class SeedCurve:
     probe_post: np.ndarray
     batch_pre: np.ndarray
     rows: int
-    divergence: sg.Divergence
+    divergence: Divergence
     suggestions: dict[str, sg.Suggestion]
 
     def curve(self, which: str) -> np.ndarray:
@@ -264,7 +265,7 @@ def _seed_curve(result: Any, lrs: np.ndarray, st: Settings, budget: int | None) 
     batch = np.full(n, np.nan)
     batch[: result.log_loss.size] = result.log_loss
     curve = probe if st.curve == "probe" else batch
-    div = sg.detect_divergence(
+    div = detect_divergence(
         curve,
         beta=st.smooth_beta,
         div_factor=st.div_factor,

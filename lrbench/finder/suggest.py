@@ -1,18 +1,15 @@
-"""The numbers of the LR range test: ramp, smoothing, divergence rule, suggestions, seed summary.
+"""The numbers of the LR range test: ramp, smoothing, suggestions, seed summary.
 
 Pure numpy, no engine: arrays in, data out (no printing, no files). Settings are checked once,
 where they come in (:func:`lrbench.finder.settings.resolve`); these functions assume valid
 ones. ``ValueError`` here means a bug in the caller, not bad input. The spec is
 ``reference/lr-finder.md`` §8; where fastai, torch-lr-finder or Lightning differ, the docstring
 says how. A range test records one loss per step ``t = 0..N-1`` at learning rate ``lrs[t]``;
-:func:`detect_divergence` says where the run stops and :func:`suggest` turns the curve into a
-learning rate; :func:`aggregate` summarises one method across seeds in log space. (Capping a
+:func:`lrbench.finder.divergence.detect_divergence` says where the run stops and
+:func:`suggest` turns the curve into a learning rate; :func:`aggregate` summarises one method
+across seeds in log space. (Capping a
 suggestion at a stability bound is :func:`lrbench.finder.run.cap_suggestion`; whether a curve
 had a clear minimum is :func:`lrbench.finder.trust.clear_minimum`.)
-
-(Over 450 lines: the divergence rule, the smoother and every method read the same curve with
-the same trims, and each rule's docstring carries its reasons; split, they would import each
-other's helpers.)
 """
 
 from __future__ import annotations
@@ -24,14 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.finder.divergence import as_1d
+
 METHODS = ("knee", "minimum", "steepest", "valley", "range")
 MODES = ("exp", "linear")
-NON_FINITE = "non-finite loss"
-ROSE = "loss rose above div_factor x best"
-RAW_ROSE = "raw loss above div_factor x its running minimum"
-NO_DIVERGENCE = "no divergence in range"
-RAW_CONFIRM = 2  # the raw rule needs this many consecutive high steps
-RAW_EPS = 1e-9  # ... each a rise of more than 1e-9 x |loss_0 - floor| (float round-off)
 RANGE_BASE_DIV = 4.0  # Smith: base_lr = max_lr / 3 to / 4
 # knee, minimum = lr at the knee / at the lag-free smoothed minimum, / 4 (Smith's base_lr)
 MIN_DIV = 4.0
@@ -55,25 +48,6 @@ def ramp(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np
     return lrs
 
 
-def ema(losses: np.ndarray, beta: float) -> np.ndarray:
-    """Causal EMA seeded with the first value: ``s_0 = x_0``, ``s_t = beta*s_{t-1} + (1-beta)*x_t``.
-
-    torch-lr-finder's smoothing with ``smooth_f = 1 - beta`` (no debiasing needed: the seed is a
-    real loss, not 0 as in fastai/Lightning). A non-finite ``x_j`` makes every ``s_t``, ``t >= j``,
-    non-finite.
-    """
-    x = _as_1d(losses)
-    out = np.empty_like(x)
-    if x.size:
-        s = float(x[0])
-        out[0] = s
-        keep = 1.0 - beta
-        for t in range(1, x.size):  # Python floats: IEEE results, no numpy overflow warnings
-            s = beta * s + keep * float(x[t])
-            out[t] = s
-    return out
-
-
 def hann_weights(window: int) -> np.ndarray:
     """Hann weights ``w_k = (1 + cos(pi*k/(h+1)))/2`` for ``k = -h..h``, ``h = window//2``.
 
@@ -94,7 +68,7 @@ def smooth_centered(losses: np.ndarray, window: int) -> np.ndarray:
     shrunken windows smooth the end side less and the argmin can move towards that end.
     ``window = 1`` is the identity. Non-finite values spread over their window.
     """
-    x = _as_1d(losses)
+    x = as_1d(losses)
     n, h = x.size, window // 2
     if h == 0 or n < 3:
         return x.copy()
@@ -120,129 +94,6 @@ def default_window(num_iter: int) -> int:
 
 
 @dataclass(frozen=True)
-class Divergence:
-    """Where the range test stops. ``stop_step`` is the step whose loss triggered the stop."""
-
-    stopped: bool
-    stop_step: int | None
-    reason: str  # NON_FINITE, ROSE, RAW_ROSE or NO_DIVERGENCE
-
-
-def detect_divergence(
-    losses: np.ndarray,
-    *,
-    beta: float = 0.95,
-    div_factor: float | None = 4.0,
-    loss_floor: float = 0.0,
-    skip_start: int = 10,
-    momentum: bool = False,
-) -> Divergence:
-    """Stop after the first step ``t`` at which one of three rules fires:
-
-    1. ``losses[t]`` is non-finite (any ``t``);
-    2. **smoothed** (``t >= skip_start``), on the EMA ``s`` (:func:`ema`) with
-       ``best_t = min(s_0..s_t)``: ``(s_t - floor) > div_factor * (best_t - floor)`` and
-       ``s_t > s_0``;
-    3. **raw** (``t >= skip_start``, :func:`raw_rise_steps`): the raw loss is more than
-       ``div_factor`` x its running minimum (measured from the floor), by a rise more than
-       ``div_factor`` x any rise the curve made before it reached that minimum, at
-       ``RAW_CONFIRM`` (2) consecutive steps ending at ``t``; with ``momentum`` (the optimizer
-       has a momentum term: heavy ball, Nesterov, Adam's beta1, RMSprop's momentum), also above
-       its starting value ``x_0``.
-
-    fastai stops at ``s > 4*best`` (torch-lr-finder ``5*best``): a ratio that misfires on negative
-    losses (fastai #962) and on losses that go to ~0 (any noise is "4x best"), and that never
-    sees a NaN. ``loss_floor`` (a known lower bound of the loss: 0 for log-loss and MSE) fixes the
-    first; ``s_t > s_0`` stops rule 2 firing while the loss is still below where it started, and
-    comparing with the curve's own earlier rises does the same for rule 3 (noise near a loss
-    floor rises as much at every step, a blow-up rises more and more). Rule 3 exists because
-    the EMA lags: after a fast descent on a short ramp it still carries the starting plateau
-    (issue 21: least squares, the loss falls from 1494 to 0.005 and rises to 0.56, 56, 8224 in
-    the last three steps while the EMA is near 300, far below ``s_0``), so a blow-up at the end
-    of the ramp never crosses rule 2. Two consecutive steps, not one, so that a single spike the
-    run recovers from is not a divergence (rule 2 still sees a large one). Without momentum a
-    k-fold rise is instability (full-batch gradient descent below 2/L never raises the loss:
-    the descent lemma); with momentum the loss swings far below its start while stable (heavy
-    ball on an ill-conditioned least squares, momentum 0.9: from 0.2 to 12 and back, every
-    ten steps, start 22, until the lr passes 2(1+mu)/L), so there only a rise above the start
-    counts, as in rule 2.
-    ``div_factor=None`` keeps only the non-finite check (``--no-stop-div``). Causal: the result
-    on ``losses[:t+1]`` is the same as on the whole curve whenever it stops at ``t``. The reason
-    names the rule that fired (rule 2 wins a tie with rule 3).
-    """
-    x = _as_1d(losses)
-    floor = float(loss_floor)
-    bad = np.flatnonzero(~np.isfinite(x))
-    first_bad = int(bad[0]) if bad.size else x.size
-    if div_factor is not None and first_bad > 0:
-        s = ema(x[:first_bad], beta)
-        best = np.minimum.accumulate(s)
-        with np.errstate(over="ignore", invalid="ignore"):
-            rose = (s - floor > div_factor * (best - floor)) & (s > s[0])
-        rose[:skip_start] = False
-        raw = raw_rise_steps(
-            x[:first_bad], div_factor=div_factor, loss_floor=floor, above_start=momentum
-        )
-        raw[:skip_start] = False
-        hits = np.flatnonzero(rose | raw)
-        if hits.size:
-            t = int(hits[0])
-            return Divergence(True, t, ROSE if rose[t] else RAW_ROSE)
-    if first_bad < x.size:
-        return Divergence(True, first_bad, NON_FINITE)
-    return Divergence(False, None, NO_DIVERGENCE)
-
-
-def raw_rise_steps(
-    losses: np.ndarray,
-    *,
-    div_factor: float = 4.0,
-    loss_floor: float = 0.0,
-    above_start: bool = False,
-) -> np.ndarray:
-    """Rule 3 of :func:`detect_divergence` at every step of a finite curve ``x`` (booleans).
-
-    With ``m_t = min(x_0..x_t)``, ``r_t = x_t - m_t`` (the rise above the running minimum),
-    ``j_t`` the last step ``<= t`` with ``x_j = m_t`` (where the minimum was reached) and
-    ``B_t = max(r_0..r_{j_t - 1})`` (0 if ``j_t = 0``; the largest rise before it), step ``t`` is
-    *high* when
-
-        (x_t - floor) > div_factor * (m_t - floor)   and   r_t > div_factor * B_t
-        and   r_t > RAW_EPS * |x_0 - floor|,
-
-    (with ``above_start`` also ``x_t > x_0``), and the result at ``t`` is true when steps
-    ``t - RAW_CONFIRM + 1 .. t`` are all high.
-    Scale-free: multiplying the curve's distance to the floor by a constant changes nothing.
-    A curve that fell monotonically (full-batch gradient descent below 2/L) has ``B = 0``, so a
-    k-fold rise counts however small the minimum; a curve jittering around its floor has made
-    rises as large before, so its next one does not count.
-    """
-    x = _as_1d(losses)
-    out = np.zeros(x.size, dtype=bool)
-    if x.size == 0:
-        return out
-    start = float(x[0])
-    eps = RAW_EPS * abs(start - loss_floor)
-    low = math.inf
-    biggest = before_min = 0.0  # max rise so far; max rise before the last minimum
-    run = 0
-    for t, v in enumerate(x.tolist()):
-        if v <= low:
-            low, before_min = v, biggest
-        rise = v - low
-        high = (
-            v - loss_floor > div_factor * (low - loss_floor)
-            and rise > div_factor * before_min
-            and rise > eps
-            and (v > start or not above_start)
-        )
-        biggest = max(biggest, rise)
-        run = run + 1 if high else 0
-        out[t] = run >= RAW_CONFIRM
-    return out
-
-
-@dataclass(frozen=True)
 class Suggestion:
     """A suggested learning rate, or ``lr=None`` with the reason.
 
@@ -265,7 +116,7 @@ class Suggestion:
 def usable_length(losses: np.ndarray, stop_step: int | None) -> int:
     """Number of leading points a suggestion may use: those before ``stop_step`` and before the
     first non-finite loss."""
-    x = _as_1d(losses)
+    x = as_1d(losses)
     bad = np.flatnonzero(~np.isfinite(x))
     end = int(bad[0]) if bad.size else x.size
     if stop_step is not None:
@@ -278,7 +129,7 @@ def usable_length(losses: np.ndarray, stop_step: int | None) -> int:
 def smooth_usable(losses: np.ndarray, *, stop_step: int | None, window: int) -> np.ndarray:
     """:func:`smooth_centered` over the usable points (:func:`usable_length`), NaN after them:
     the curve :func:`suggest` reads (the ``loss_smooth`` column of a curve file)."""
-    x = _as_1d(losses)
+    x = as_1d(losses)
     out = np.full(x.size, np.nan)
     end = usable_length(x, stop_step)
     out[:end] = smooth_centered(x[:end], window)
@@ -306,19 +157,13 @@ def suggest(
     restricted to steps ``[skip_start, last usable - skip_end]``, where the last usable step is the
     one before ``stop_step`` and before the first non-finite loss. Methods:
 
-    - ``knee`` (the recommendation): ``lr_at(k) / min_div`` where ``k`` is the first point
-      (from ``skip_start`` on) where the loss has stopped improving: ``(y_k - floor) <=
-      (1 + KNEE_TOL) * (y_min - floor)``, ``KNEE_TOL`` 5 % (:func:`knee_index`). Smith (2017,
-      CLR §3.3) takes ``max_lr`` where "the accuracy slows, becomes ragged, or starts to fall"
-      and ``base_lr = max_lr / 3 .. / 4``; the argmin of a flat-bottomed curve is wherever the
-      noise puts it in the flat (a logistic regression's loss can stay within a few % of its
-      floor over a decade of lrs), the knee is where the flat starts. 5 % is what lrbench's sweep calls as
-      good as the best (``lrbench.sweep.analysis.TOL_REL``). With ``normalized_step`` (an
-      optimizer that divides the gradient by a running RMS of itself: Adam, RMSprop, Adagrad)
-      and ``budget_steps`` ``T`` (the training run the suggestion is for), the result is the
-      geometric mean of that upper value and the budget's lower bound
-      ``sum(lrs[0..k]) / T`` (:func:`budget_floor`), when the bound is below it.
-    - ``minimum``: ``lr_at(argmin) / min_div``, ``min_div`` 4 by default: Smith's
+    - ``knee``: ``lr_at(k) / min_div``, ``k`` the first point where the loss has come within
+      ``KNEE_TOL`` (5 %) of its minimum, measured from ``loss_floor`` (:func:`knee_index`,
+      after Smith's ``max_lr`` where the loss "slows"). With ``normalized_step`` (Adam, RMSprop,
+      Adagrad) and a budget of ``budget_steps`` steps, the geometric mean of that and the
+      budget's lower bound when it is below (:func:`budget_floor`, :func:`_budget`).
+    - ``minimum`` (the default recommendation): ``lr_at(argmin) / min_div``, ``min_div`` 4 by
+      default: Smith's
       ``base_lr = max_lr / 3 .. / 4`` ("the optimum is usually within a factor of two of the
       largest lr that converges"). fastai's ``minimum`` divides by 10, but the minimum it
       divides is read off a causal EMA (beta 0.98) that moves it right (by a median factor of
@@ -359,12 +204,7 @@ def suggest(
         why = "no descent: the smoothed loss never falls below its first usable value"
         return Suggestion(method, None, why)
     if method == "knee":
-        k = knee_index(y, loss_floor)
-        why = f"lr at the knee (smoothed loss within {KNEE_TOL:.0%} of its minimum) / {min_div:g}"
-        upper = float(lr[lo + k]) / min_div
-        value, why = _budget(upper, why, lr, lo + k, budget_steps, normalized_step)
-        note = "; no divergence in range, the knee may lie beyond end_lr" if not diverged else ""
-        return Suggestion(method, value, why + note, not diverged, index=lo + k)
+        return _knee(lr, y, lo, min_div, loss_floor, budget_steps, normalized_step, diverged)
     if method in ("minimum", "range"):
         top = float(lr[lo + m])
         bound = not diverged
@@ -375,17 +215,42 @@ def suggest(
         why = f"max_lr at the smoothed minimum, base_lr = max_lr / {RANGE_BASE_DIV:g}" + note
         return Suggestion(method, top, why, bound, top / RANGE_BASE_DIV, lo + m)
     if method == "steepest":
-        axis = np.log(lr[:end]) if mode == "exp" else lr[:end]
-        with np.errstate(over="ignore", invalid="ignore"):
-            slope = np.gradient(smooth[:end], axis)[lo : lo + m]  # left of the minimum
-        j = int(np.argmin(slope))
-        if not slope[j] < 0:
-            return Suggestion(method, None, "no descent: no negative slope left of the minimum")
-        why = f"steepest descent of loss vs {'ln(lr)' if mode == 'exp' else 'lr'}"
-        return Suggestion(method, float(lr[lo + j]), why, index=lo + j)
+        return _steepest(lr, smooth[:end], lo, m, mode)
     j = _valley_index(y)  # y[m] < y[0], so a decreasing pair exists
     why = "fastai valley: middle of the longest descent"
     return Suggestion(method, float(lr[lo + j]), why, index=lo + j)
+
+
+def _knee(
+    lr: np.ndarray,
+    y: np.ndarray,
+    lo: int,
+    min_div: float,
+    loss_floor: float,
+    budget_steps: int | None,
+    normalized_step: bool,
+    diverged: bool,
+) -> Suggestion:
+    """``knee`` on the trimmed smoothed curve ``y`` (which starts at step ``lo``)."""
+    k = knee_index(y, loss_floor)
+    why = f"lr at the knee (smoothed loss within {KNEE_TOL:.0%} of its minimum) / {min_div:g}"
+    upper = float(lr[lo + k]) / min_div
+    value, why = _budget(upper, why, lr, lo + k, budget_steps, normalized_step)
+    note = "; no divergence in range, the knee may lie beyond end_lr" if not diverged else ""
+    return Suggestion("knee", value, why + note, not diverged, index=lo + k)
+
+
+def _steepest(lr: np.ndarray, smooth: np.ndarray, lo: int, m: int, mode: str) -> Suggestion:
+    """``steepest``: the most negative slope of the usable smoothed curve ``smooth`` against
+    ln(lr) (``linear`` mode: lr) among steps ``lo .. lo + m - 1``, left of the minimum."""
+    axis = np.log(lr[: smooth.size]) if mode == "exp" else lr[: smooth.size]
+    with np.errstate(over="ignore", invalid="ignore"):
+        slope = np.gradient(smooth, axis)[lo : lo + m]
+    j = int(np.argmin(slope))
+    if not slope[j] < 0:
+        return Suggestion("steepest", None, "no descent: no negative slope left of the minimum")
+    why = f"steepest descent of loss vs {'ln(lr)' if mode == 'exp' else 'lr'}"
+    return Suggestion("steepest", float(lr[lo + j]), why, index=lo + j)
 
 
 def knee_index(y: np.ndarray, loss_floor: float = 0.0, tol: float = KNEE_TOL) -> int:
@@ -505,15 +370,8 @@ def _log_quantile(v: np.ndarray, q: float) -> float:
     return math.exp((1.0 - f) * math.log(v[i]) + f * math.log(v[i + 1]))
 
 
-def _as_1d(values: Any) -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"expected a 1-D array, got shape {x.shape}")
-    return x
-
-
 def _check_lrs(lrs: Any, losses: Any, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    lr, x = _as_1d(lrs), _as_1d(losses)
+    lr, x = as_1d(lrs), as_1d(losses)
     if lr.shape != x.shape:
         raise ValueError(f"lrs and losses differ in length: {lr.size} vs {x.size}")
     if not np.isfinite(lr).all() or (lr.size and lr[0] <= 0) or np.any(np.diff(lr) <= 0):
