@@ -114,7 +114,7 @@ SEEN = PARTS[:3]  # looked at while the method changed (issue 21's last goal); C
 
 
 def suite(out: Path, part: str) -> list[Task]:
-    """The tasks, in four parts each fixed before its results were seen (``part``: one of
+    """The tasks, in five parts each fixed before its results were seen (``part``: one of
     :data:`PARTS`, ``all``, ``seen`` for the first three, or ``quick`` for 4 design tasks):
 
     - design: {digits, wine} x {logreg, mlp [32]} x {sgd, momentum, adam}, batch 32, 20 epochs;
