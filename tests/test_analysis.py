@@ -16,6 +16,7 @@ from lrbench.errors import ConfigError
 from lrbench.params import Entry, Param
 from lrbench.spec import RunResult, RunSpec, TaskSpec, TrainSpec, freeze
 from lrbench.sweep import analysis as an
+from lrbench.sweep.profile import performance_profile, profile_times
 
 TASK = TaskSpec("digits", "logreg")
 TRAIN = TrainSpec(steps=30, batch_size=32, eval_every=10)
@@ -372,7 +373,7 @@ def test_performance_profile_worked_example() -> None:
     # sweep-runners.md section 1.2: steps to target of A, B, C on three tasks, r_max = 4
     inf = math.inf
     times = {"A": {1: 100, 2: 300, 3: inf}, "B": {1: 150, 2: 200, 3: 400}, "C": {1: None, 2: 250, 3: 100}}  # fmt: skip
-    prof = an.performance_profile(times)
+    prof = performance_profile(times)
     assert prof["A"].ratios == {1: 1.0, 2: 1.5, 3: inf}
     assert prof["B"].ratios == {1: 1.5, 2: 1.0, 3: 4.0}
     assert prof["A"].score == pytest.approx((3 + 2.5 + 0) / 9)
@@ -401,5 +402,5 @@ def test_analyze_end_to_end() -> None:
     assert set(out.summary[0]) == set(an.SUMMARY_COLUMNS)
     steps = an.analyze(results, "steps_to_target", target_loss=1.0)
     assert steps.best[0].best_score == 10.0  # val loss 1.0 at step 10 for lr 0.1
-    times = an.profile_times(steps.best)
+    times = profile_times(steps.best)
     assert times == {"sgd / constant": {"digits/logreg": 10.0}}

@@ -143,7 +143,7 @@ def validate(
 ) -> None:
     """Check a config; print the grid size and the lockstep groups."""
     from lrbench.config import load_config  # config+core: not for --help
-    from lrbench.report import tables as report  # report, core: --help loads none
+    from lrbench.report import commands  # report, core: --help loads none
     from lrbench.sweep.executor import default_jobs, make_groups  # sweep: --help, list load none
     from lrbench.sweep.preflight import preflight  # sweep: --help, list load none
 
@@ -152,7 +152,7 @@ def validate(
         specs = cfg.specs()
         memory = preflight(specs, default_jobs())
         groups = make_groups(specs)
-    stdout().print(report.validate_table(cfg, specs, groups))
+    stdout().print(commands.validate_table(cfg, specs, groups))
     stdout().print(memory.text())
 
 
@@ -186,10 +186,10 @@ def list_(
     family: Annotated[Family, typer.Argument(help="Which registry to show.")] = Family.all,
 ) -> None:
     """Optimizers, schedules, models and datasets, with parameters and defaults."""
-    from lrbench.report import tables as report  # report, core: --help loads none
+    from lrbench.report import commands  # report, core: --help loads none
 
     console = stdout()
-    for table in report.registry_tables(family.value):
+    for table in commands.registry_tables(family.value):
         console.print(table)
 
 
@@ -242,9 +242,9 @@ def schedule(
             lines.append(f"{t},{float(v)!r}" + (f",{float(moms[t])!r}" if moms is not None else ""))
         sys.stdout.write("\n".join(lines) + "\n")
         return
-    from lrbench.report import tables as report  # report, core: --help loads none
+    from lrbench.report import commands  # report, core: --help loads none
 
-    stdout().print(report.schedule_table(name, params, lr, table, moms))
+    stdout().print(commands.schedule_table(name, params, lr, table, moms))
 
 
 @app.command("report")

@@ -13,15 +13,15 @@ A run's ``status`` is decided in this order:
 - ``slow``: stable, but far from its row's best at a smaller lr (:func:`mark_slow`).
 - ``ok``: otherwise.
 
-(Over 450 lines: run outcomes, cells, best rows and the performance profile share their
-rules and constants; the types are in :mod:`lrbench.sweep.findings`.)
+The types are in :mod:`lrbench.sweep.findings`; AlgoPerf's performance profile across tasks
+is :mod:`lrbench.sweep.profile`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -75,7 +75,6 @@ SLOW_REL = 0.25  # slow: left more than 25 % of the initial-to-best gap unclosed
 TOL_REL = 0.05  # sensitivity band, "min" metrics: within max(5 % of |best|, TOL_ABS)
 TOL_ABS = 1e-3
 ACC_TOL_ABS = 0.01  # sensitivity band, accuracies: within 1 percentage point
-R_MAX = 4.0  # performance profile: ratios at or above 4 x the fastest earn nothing
 
 # Two-sided 95 % Student t quantiles t_{0.975}(df), df = 1..30, from a standard t table (e.g. the
 # NIST/SEMATECH e-Handbook of Statistical Methods, section 1.3.6.7.2), four decimals.
@@ -417,59 +416,6 @@ def _separated(a: Cell, b: Cell | None) -> bool | None:
     if b is None or not (math.isfinite(a.ci95) and math.isfinite(b.ci95)):
         return None
     return abs(a.mean - b.mean) > a.ci95 + b.ci95
-
-
-# ---------------------------------------------------------------- across tasks
-@dataclass(frozen=True)
-class ProfileScore:
-    """One submission's performance profile (:func:`performance_profile`)."""
-
-    ratios: dict[Hashable, float]  # task -> time / fastest time (inf: a miss)
-    score: float
-
-
-def performance_profile(
-    times: Mapping[str, Mapping[Hashable, float | None]], r_max: float = R_MAX
-) -> dict[str, ProfileScore]:
-    """AlgoPerf's performance-profile score of each submission (e.g. an optimizer / schedule).
-
-    ``times[s][w]`` is submission ``s``'s time (steps) to target on task ``w``; ``None``, inf or
-    absent is a miss. Ratio ``r = t / min_s t`` per task (a miss is inf); ``rho(tau)`` is the
-    fraction of tasks with ``r <= tau``; the score integrates it over ``[1, r_max]`` divided by
-    ``r_max - 1``, in closed form ``sum_w max(0, r_max - r) / (n_tasks * (r_max - 1))``.
-    """
-    tasks = list(dict.fromkeys(w for per in times.values() for w in per))
-
-    def t_of(s: str, w: Hashable) -> float:
-        t = times[s].get(w)
-        return math.inf if t is None else float(t)
-
-    out = {}
-    fastest = {w: min(t_of(s, w) for s in times) for w in tasks}
-    for s in times:
-        ratios = {w: _ratio(t_of(s, w), fastest[w]) for w in tasks}
-        gain = sum(max(0.0, r_max - r) for r in ratios.values())
-        score = gain / (len(tasks) * (r_max - 1)) if tasks else math.nan
-        out[s] = ProfileScore(ratios, score)
-    return out
-
-
-def _ratio(t: float, fastest: float) -> float:
-    if math.isinf(t):
-        return math.inf
-    if t == fastest:
-        return 1.0
-    return t / fastest if fastest > 0 else math.inf
-
-
-def profile_times(best: Iterable[BestRow]) -> dict[str, dict[str, float | None]]:
-    """``{optimizer / schedule: {task: best steps_to_target}}`` from :func:`best_per_row` rows."""
-    out: dict[str, dict[str, float | None]] = {}
-    for b in best:
-        if b.metric != "steps_to_target":
-            raise ValueError("profile_times needs best_per_row(..., 'steps_to_target')")
-        out.setdefault(b.row_label, {})[b.task] = b.best_score
-    return out
 
 
 def analyze(
