@@ -273,7 +273,7 @@ def test_the_command_flushes_its_output_and_keeps_its_exit_code(argv, code, stre
 def test_sklearn_version_is_the_installed_one():
     import sklearn
 
-    from lrbench.core.data import sklearn_version
+    from lrbench.core.datacache import sklearn_version
 
     assert (
         sklearn_version() == sklearn.__version__

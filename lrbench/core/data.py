@@ -16,23 +16,20 @@ scikit-learn is imported inside the functions that need it: importing this modul
 ``lrbench --help`` and resumed sweeps never pay its ~1 s import. Loaded data is cached per process
 and its arrays are read-only, so a sweep that trains one task many times loads it once.
 
-(Over 450 lines: the registry with every generator's bounds, the split, and the disk cache.)
+Prepared splits are also kept on disk between processes (:mod:`lrbench.core.datacache`).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.metadata
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrbench.core import datacache
 from lrbench.core.conditioning import condition_design
 from lrbench.core.csvfile import read_csv
 from lrbench.errors import ConfigError
@@ -287,10 +284,10 @@ def _load(
     stamp: object,
 ) -> Data:
     key = (name, items, task, target, test_size, data_seed, stamp)
-    arrays = _disk_cache_get(key)
+    arrays = datacache.get(key)
     if arrays is None:
         arrays = _split_standardised(name, dict(items), task, target, test_size, data_seed)
-        _disk_cache_put(key, arrays)
+        datacache.put(key, arrays)
     X_tr, X_va, y_tr, y_va, n_classes, names = arrays
     y_type = np.int64 if task == "classification" else dtype
 
@@ -378,87 +375,6 @@ def subsample_train(
     except ValueError as err:
         raise ConfigError("train_size", n_keep, "a subsample with every class", str(err)) from None
     return X_keep, y_keep
-
-
-CACHE_FORMAT = 1
-
-
-def cache_dir() -> Path | None:
-    """Where prepared splits are kept between runs: ``$LRBENCH_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/lrbench`` or ``~/.cache/lrbench``; ``LRBENCH_CACHE_DIR=off`` disables it.
-
-    Preparing a bundled dataset imports scikit-learn (about a second); a cached split is a
-    small ``.npz`` read in milliseconds. The key covers everything the split depends on (the
-    dataset and its parameters, the CSV file's path, size and modification time, test size,
-    data seed, the scikit-learn version), and the arrays are the same bits either way.
-    """
-    env = os.environ.get("LRBENCH_CACHE_DIR")
-    if env is not None:
-        return None if env.strip().lower() in ("", "off", "0", "none") else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "lrbench"
-
-
-def sklearn_version() -> str | None:
-    """The installed scikit-learn's version, read from its metadata without importing it
-    (importing scikit-learn takes about a second); None when it has no metadata."""
-    try:
-        return importlib.metadata.version("scikit-learn")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _cache_path(key: tuple) -> Path | None:
-    folder = cache_dir()
-    if folder is None:
-        return None
-    skl = sklearn_version()
-    if skl is None:  # no metadata: do not cache
-        return None
-    text = repr((CACHE_FORMAT, skl, np.__version__.split(".")[0], key))
-    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-    return folder / f"split-{digest}.npz"
-
-
-def _disk_cache_get(key: tuple):
-    path = _cache_path(key)
-    if path is None or not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return (
-                z["X_tr"],
-                z["X_va"],
-                z["y_tr"],
-                z["y_va"],
-                int(z["n_classes"]),
-                tuple(str(x) for x in z["names"]),
-            )
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def _disk_cache_put(key: tuple, arrays) -> None:
-    path = _cache_path(key)
-    if path is None:
-        return
-    X_tr, X_va, y_tr, y_va, n_classes, names = arrays
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                X_tr=X_tr,
-                X_va=X_va,
-                y_tr=y_tr,
-                y_va=y_va,
-                n_classes=n_classes,
-                names=np.array(names, dtype=str),
-            )
-        os.replace(tmp, path)
-    except OSError:  # a read-only home: work without the cache
-        return
 
 
 def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

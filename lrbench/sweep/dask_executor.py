@@ -43,7 +43,7 @@ from distributed import (
 )
 
 from lrbench import __version__
-from lrbench.core.data import sklearn_version
+from lrbench.core.datacache import sklearn_version
 from lrbench.core.sharing import GroupPlan
 from lrbench.errors import LrbenchError
 from lrbench.sweep.executor import (

@@ -21,7 +21,8 @@ import yaml
 from lrbench import __version__
 from lrbench.config import Config
 from lrbench.core import kernels
-from lrbench.core.data import DATASETS, sklearn_version
+from lrbench.core.data import DATASETS
+from lrbench.core.datacache import sklearn_version
 from lrbench.core.models import MODELS
 from lrbench.core.optimizers import OPTIMIZERS
 from lrbench.core.schedules import SCHEDULES
