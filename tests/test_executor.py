@@ -131,6 +131,8 @@ def test_run_texts_equal_the_plain_serialisations(tmp_path: Path):
     r.log_loss[4] = np.inf
     r.log_lr[5] = -np.inf
     r.eval_val_accuracy[:] = np.nan
+    assert r.eval_train_accuracy is not None
+    results[1].eval_sharpness = np.linspace(-0.0, 3.0, r.eval_step.size)  # -0.0 kept
     for res in [r, *results[1:]]:
         text, curves = run_texts(res)
         assert text == json.dumps(result_to_json(res))
