@@ -4,7 +4,8 @@ For every task of a suite with a known answer, and on the *same* recorded range 
 
 1. ``lrbench find-lr`` runs with its defaults (5 seeds, 100 steps, 1e-6 -> 10, probe curve);
    each of lrbench's methods gives the cross-seed median, the recommendation is
-   ``--suggest knee``'s, the default (capped at the stability bound where one is known);
+   ``--suggest auto``'s, the default (knee for the Adam family, minimum otherwise; capped
+   at the stability bound where one is known);
 2. each peer (``findlr_peers.py``: fastai ``valley``/``minimum``/``steep``/``slide``,
    Lightning, torch-lr-finder) reads every seed's minibatch-loss curve (what the libraries
    record), and its answer is the log-space median over seeds, as lrbench's is; the same peers
@@ -22,10 +23,11 @@ final validation loss, at least 1e-3). The tasks come in five parts reported sep
 once before the last change, so no longer clean), *held-out B* (run once at the end of the
 first round, then seen while the method changed again), *held-out C* (:func:`part_c`: fixed
 and committed before its first run, run once with the final method) and *held-out D*
-(:func:`part_d`: a second clean part, fixed and committed before its only run).
+(:func:`part_d`: a second clean part, fixed and committed before its only run) and *held-out
+E* (:func:`part_e`: the clean part for ``--suggest auto``, chosen after C and D were seen).
 
     .venv/bin/python benchmarks/findlr_bench.py [--part all|seen|design|"held-out A"|"held-out B"
-                                                 |"held-out C"|"held-out D"|quick]
+                                                 |"held-out C"|"held-out D"|"held-out E"|quick]
                                                 [--jobs 2] [--out DIR] [--json PATH]
 
 ``--part quick`` runs 4 design tasks (for development), ``--part seen`` design, A and B. Sweeps resume from ``--out`` (default
@@ -109,7 +111,7 @@ def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
     return path
 
 
-PARTS = ("design", "held-out A", "held-out B", "held-out C", "held-out D")
+PARTS = ("design", "held-out A", "held-out B", "held-out C", "held-out D", "held-out E")
 SEEN = PARTS[:3]  # looked at while the method changed (issue 21's last goal); C and D were not
 
 
@@ -125,7 +127,7 @@ def suite(out: Path, part: str) -> list[Task]:
     - held-out B (added after A had been looked at once): the same with make_classification
       (scikit-learn's defaults: 20 features, 2 classes, 1 % flipped labels) and make_moons
       (noise 0.2), and a correlated least squares (16 features, spread 0.2);
-    - held-out C: :func:`part_c`; held-out D: :func:`part_d`.
+    - held-out C: :func:`part_c`; held-out D: :func:`part_d`; held-out E: :func:`part_e`.
     """
     ls = {
         "design": (
@@ -156,7 +158,7 @@ def suite(out: Path, part: str) -> list[Task]:
             t = data | {"model": "linear"} | ({} if "n_features" in data else {"target": "target"})
             for opt in ("sgd", "momentum"):
                 tasks.append(Task(f"{name}/linear/{opt}", t, opt, FULL_BATCH, where))
-    tasks += part_c(out) + part_d(out)
+    tasks += part_c(out) + part_d(out) + part_e(out)
     if part == "quick":
         keep = ("digits/logreg/sgd", "wine/mlp/adam", "corr8/linear/momentum", "issue21/linear/sgd")
         return [t for t in tasks if t.name in keep]
@@ -252,6 +254,48 @@ def part_d(out: Path) -> list[Task]:
         ("classification4/mlp8", four | {"model": "mlp", "hidden": [8]}, ("sgd", "nesterov", "rmsprop"), {"epochs": 5, "batch_size": 8}),
         ("friedman1/linear", csv(friedman) | {"model": "linear"}, ("sgd", "momentum"), {"steps": 50, "batch_size": "full"}),
         ("sparse/linear", csv(sparse) | {"model": "linear"}, ("sgd", "momentum", "nesterov"), {"steps": 150, "batch_size": "full"}),
+    ]  # fmt: skip
+    return [Task(f"{n}/{opt}", t, opt, train, where) for n, t, opts, train in plan for opt in opts]
+
+
+def part_e(out: Path) -> list[Task]:
+    """Held-out E (18 tasks), fixed and committed before it was ever run, together with the
+    method it tests: ``--suggest auto`` (knee for the Adam family, minimum otherwise), chosen
+    after C and D had been seen, so E is the only clean part for it. Half of it is the Adam
+    family (adam, adamw, amsgrad, nadam), where ``auto`` departs from ``minimum``; data,
+    widths, batch sizes and AdamW, AMSGrad, NAdam and Adagrad are new to the suite:
+
+    - scikit-learn's diabetes data (442 rows, 10 features; a real dataset, bundled with the
+      library) x linear: full batch, 300 steps, x {sgd, momentum, nesterov}; batch 32,
+      20 epochs (240 steps), x {adam, adamw};
+    - make_classification (2000 rows, 30 features, 10 informative, 5 classes, class_sep 1.0,
+      5 % flipped labels, seed 21) x MLP [64, 32] x {adam, adamw, amsgrad, sgd, nesterov},
+      batch 64, 8 epochs (200 steps);
+    - make_gaussian_quantiles (1500 rows, 6 features, 4 classes, seed 22) x MLP [64] x {adam,
+      nadam, momentum, adagrad}, batch 128, 40 epochs (400 steps);
+    - make_blobs (1000 rows, 20 features, 6 centres, std 4, seed 23) x logreg x {adam, adamw,
+      sgd, rmsprop}, batch 16, 3 epochs (150 steps).
+    """
+    where = "held-out E"
+    diabetes = sklearn_csv(out / "diabetes.csv", "load_diabetes", return_X_y=True)
+    quantiles6 = sklearn_csv(
+        out / "quantiles6.csv", "make_gaussian_quantiles", n_samples=1500, n_features=6,
+        n_classes=4, random_state=22,
+    )  # fmt: skip
+    five = {"dataset": "classification", "n_samples": 2000, "n_features": 30}
+    five |= {"n_informative": 10, "n_classes": 5, "class_sep": 1.0, "flip_y": 0.05, "seed": 21}
+    blobs20 = {"dataset": "blobs", "n_samples": 1000, "n_features": 20, "centers": 6}
+    blobs20 |= {"cluster_std": 4.0, "seed": 23}
+
+    def csv(path: Path) -> dict[str, Any]:
+        return {"dataset": str(path), "target": "target"}
+
+    plan = [
+        ("diabetes/linear", csv(diabetes) | {"model": "linear"}, ("sgd", "momentum", "nesterov"), {"steps": 300, "batch_size": "full"}),
+        ("diabetes/linear-b32", csv(diabetes) | {"model": "linear"}, ("adam", "adamw"), {"epochs": 20, "batch_size": 32}),
+        ("classification5/mlp64x32", five | {"model": "mlp", "hidden": [64, 32]}, ("adam", "adamw", "amsgrad", "sgd", "nesterov"), {"epochs": 8, "batch_size": 64}),
+        ("quantiles6/mlp64", csv(quantiles6) | {"model": "mlp", "hidden": [64]}, ("adam", "nadam", "momentum", "adagrad"), {"epochs": 40, "batch_size": 128}),
+        ("blobs20/logreg", blobs20 | {"model": "logreg"}, ("adam", "adamw", "sgd", "rmsprop"), {"epochs": 3, "batch_size": 16}),
     ]  # fmt: skip
     return [Task(f"{n}/{opt}", t, opt, train, where) for n, t, opts, train in plan for opt in opts]
 

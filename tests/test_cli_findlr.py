@@ -58,7 +58,7 @@ def test_no_arguments_runs_the_default_task(tmp_path, monkeypatch):
         assert (out / name).is_file(), name
     assert ET.parse(out / "plot.svg").getroot().tag == "{http://www.w3.org/2000/svg}svg"
     assert "digits/mlp[32] / adam" in result.stdout
-    assert "minimum *" in result.stdout  # the default method, marked as recommended
+    assert "knee *" in result.stdout  # --suggest auto with Adam: knee, marked as recommended
     assert "next: lrbench sweep" in result.stdout
     assert "summary.json, plot.svg, report.html, report.md)" in result.stdout  # the files line
     rows = read_csv(out / "curve.csv")
@@ -70,7 +70,8 @@ def test_no_arguments_runs_the_default_task(tmp_path, monkeypatch):
     res = summary["results"][0]
     assert (res["model"], res["optimizer"], res["batch_size"]) == ("mlp", "adam", 32)
     assert res["stability_bound_2_over_L"] is None  # no global L for an MLP
-    assert res["recommended"]["lr"] == res["methods"]["minimum"]["median"]
+    assert res["recommended"]["method"] == "knee"  # --suggest auto, Adam
+    assert res["recommended"]["lr"] == res["methods"]["knee"]["median"]
 
 
 def test_config_run_tests_tasks_times_optimizers(tmp_path):

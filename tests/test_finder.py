@@ -126,6 +126,31 @@ def test_full_batch_seeds_agree_and_the_mean_curve_gives_the_same_answer():
     assert pair.recommended == pair.aggregates["minimum"]["median"]
 
 
+def test_auto_recommends_knee_for_the_adam_family_and_minimum_otherwise():
+    # The rule as documented (README, --suggest): Adam, AdamW, AMSGrad, NAdam -> knee; the rest,
+    # RMSprop and Adagrad included, -> minimum; a method named explicitly is used as given.
+    for opt in ("adam", "adamw", "amsgrad", "nadam"):
+        assert finder.recommended_method("auto", opt) == "knee"
+    for opt in ("sgd", "momentum", "nesterov", "rmsprop", "adagrad"):
+        assert finder.recommended_method("auto", opt) == "minimum"
+    assert finder.recommended_method("steepest", "adam") == "steepest"
+    config = validate(
+        {"name": "two", "tasks": [{"dataset": "iris", "model": "logreg"}],
+         "optimizers": ["sgd", "adam"], "train": {"epochs": 2}}
+    )  # fmt: skip
+    outcome = finder.run(config, resolve(seeds=2))
+    methods = {p.optimizer: p.method for p in outcome.pairs}
+    assert methods == {"sgd": "minimum", "adam": "knee"}
+    for p in outcome.pairs:  # the recommendation is that method's cross-seed median, everywhere
+        assert p.recommended == p.aggregates[p.method]["median"]
+    results = output.summary(outcome, None, None)["results"]
+    assert [r["recommended"]["method"] for r in results] == ["minimum", "knee"]
+    assert [r["trust"]["method"] for r in results] == ["minimum", "knee"]
+    rows = output.suggestion_rows(outcome)
+    flagged = {(r["optimizer"], r["method"]) for r in rows if r.get("recommended")}
+    assert flagged == {("sgd", "minimum"), ("adam", "knee")}
+
+
 def test_same_settings_same_bits_and_no_global_rng_touched():
     np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 (the global RNG)
     config = validate({"name": "c", "tasks": [{"dataset": "iris", "model": "mlp", "hidden": [8]}]})
@@ -210,7 +235,7 @@ def test_settings_messages_name_the_flag_the_value_and_what_is_allowed():
         ({"smooth_beta": 1.0}, "--smooth-beta: got 1.0; expected a number in [0, 1)"),
         ({"end_lr": 1e-7}, "--end-lr: got 1e-07; expected a number > --start-lr 1e-06"),
         ({"num_iter": 22}, "--num-iter: got 22; expected an integer >= skip_start + skip_end + 10 = 23"),
-        ({"suggest": "minimun"}, "--suggest: got 'minimun'; expected one of knee, minimum, steepest, valley, range (did you mean 'minimum'?)"),
+        ({"suggest": "minimun"}, "--suggest: got 'minimun'; expected one of auto, knee, minimum, steepest, valley, range (did you mean 'minimum'?)"),
     ]  # fmt: skip
     for changes, message in cases:
         with pytest.raises(ConfigError) as info:
@@ -230,7 +255,7 @@ def test_resolve_fills_defaults_and_no_stop_div_turns_the_rise_rule_off():
     )
     assert (st.seeds, st.probe_size, st.smooth_beta, st.smooth_window) == (5, 1024, 0.95, None)
     assert (st.div_factor, st.loss_floor, st.skip_start, st.skip_end) == (4.0, 0.0, 10, 3)
-    assert (st.suggest, st.min_div, st.window()) == ("minimum", 4.0, 5)
+    assert (st.suggest, st.min_div, st.window()) == ("auto", 4.0, 5)
     assert resolve(stop_div=False).div_factor is None
     assert resolve(num_iter=13, skip_start=0, skip_end=3).num_iter == 13  # 0 + 3 + 10
     assert isinstance(resolve(start_lr=1).start_lr, float)  # an integer is a number

@@ -89,3 +89,23 @@ def test_part_d_is_eighteen_tasks_lrbench_can_load(tmp_path):
     sparse = next(t for t in tasks if t.name == "sparse/linear/sgd").task
     data = load_data(sparse["dataset"], None, task="regression", target="target")
     assert data.X_train.shape == (480, 12) and data.X_val.shape == (120, 12)
+
+
+def test_part_e_is_eighteen_tasks_half_of_them_the_adam_family(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    from lrbench.core.data import load_data
+    from lrbench.finder.run import BIAS_CORRECTED
+
+    tasks = bench.suite(tmp_path, "held-out E")
+    assert len(tasks) == 18 and {t.part for t in tasks} == {"held-out E"}
+    assert sum(t.optimizer in BIAS_CORRECTED for t in tasks) == 9
+    # the diabetes CSV is scikit-learn's data as bundled (442 rows, 10 features), to 10 digits
+    header, X, y = _read(tmp_path / "diabetes.csv")
+    X0, y0 = load_diabetes(return_X_y=True)
+    assert header[-1] == "target" and X.shape == (442, 10)
+    np.testing.assert_allclose(X, X0, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(y, y0)
+    quantiles = next(t for t in tasks if t.name == "quantiles6/mlp64/adam").task
+    data = load_data(quantiles["dataset"], None, task="classification", target="target")
+    assert data.X_train.shape == (1200, 6) and data.n_classes == 4

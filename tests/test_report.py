@@ -170,14 +170,14 @@ def test_report_of_a_find_lr_folder(tmp_path: Path):
     assert_self_contained(page)
     words = page.all_text
     assert "iris/mlp[32] / adam: 2 seeds, probe curve" in words
-    assert "minimum *" in words and "recommended lr" in words and "lrbench sweep" in words
+    assert "knee *" in words and "recommended lr" in words and "lrbench sweep" in words
     assert written.count("<svg") == 1
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "![" in md and "(plot.svg)" in md and "| method | median |" in md
     again = tmp_path / "again"
     res = run("report", str(out), "--out", str(again))
     assert res.exit_code == 0, res.output
-    assert "minimum *" in res.stdout
+    assert "knee *" in res.stdout
     assert (again / "report.html").read_text(encoding="utf-8") == written
     (out / "plot.svg").unlink()  # --no-plot: the page says there is no figure
     run("report", str(out))

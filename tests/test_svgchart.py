@@ -397,7 +397,7 @@ def test_findlr_figure_draws_each_seed_the_mean_and_every_suggestion():
     vlines = by_class(root, "vline")
     assert len(vlines) == expected
     solid = [v for v in vlines if not v.get("stroke-dasharray")]
-    assert len(solid) == 1 + ("range" in medians and outcome.settings.suggest == "range")
+    assert len(solid) == 1 + ("range" in medians and pair.method == "range")
     labels = legend_labels(root)
     assert labels[:2] == ["each of 3 seeds", "mean of 3 seeds, smoothed"]
     assert f"minimum (recommended) {medians['minimum']:.3g}" in labels

@@ -193,7 +193,7 @@ def test_find_lr_fits(width, tmp_path: Path):
     text = cli(width, "find-lr", "--dataset", "iris", "--num-iter", "40", "--seeds", "2",
                "--out", str(tmp_path), "--quiet")  # fmt: skip
     assert_fits(text, width)
-    assert "minimum *" in text
+    assert "knee *" in text  # the default find-lr task trains Adam: auto -> knee
 
 
 # ---------------------------------------------------------------- numbers, by hand

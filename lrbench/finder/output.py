@@ -72,7 +72,7 @@ def suggestion_rows(outcome: Outcome) -> list[dict[str, Any]]:
             a = p.aggregates[m]
             agg = {k: a[k] for k in ("min", "max", "sd_log10", "unstable", "n", "lower_bound_only")}
             agg.update(lr=a["median"], base_lr=a["base"]["median"] if m == "range" else None)
-            agg.update(recommended=m == outcome.settings.suggest, reason="; ".join(a["reasons"]))
+            agg.update(recommended=m == p.method, reason="; ".join(a["reasons"]))
             rows.append({**head, "kind": "median", **agg})
     return rows
 
@@ -124,7 +124,7 @@ def _pair_json(p: PairResult, outcome: Outcome) -> dict[str, Any]:
         lr = None if d.stop_step is None else float(outcome.lrs[d.stop_step])
         keys = ("seed", "stopped", "stop_step", "stop_lr", "reason")
         stops.append(dict(zip(keys, (s.seed, d.stopped, d.stop_step, lr, d.reason))))
-    t, chosen = p.task, outcome.settings.suggest
+    t, chosen = p.task, p.method
     recommended = {"method": chosen, "lr": p.recommended, "base_lr": p.recommended_base}
     recommended["lower_bound_only"] = p.aggregates[chosen]["lower_bound_only"]
     recommended["capped"] = p.aggregates[chosen]["n_capped"] > 0

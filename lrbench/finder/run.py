@@ -49,6 +49,20 @@ DISAGREE_RATIO = 10.0
 #: Optimizers that divide the gradient by a running RMS of itself: a step of at most about the
 #: lr per coordinate whatever the gradient's scale (:func:`lrbench.finder.suggest.budget_floor`).
 NORMALIZED_STEP = frozenset({"adam", "adamw", "amsgrad", "nadam", "rmsprop", "adagrad"})
+#: The Adam family: a normalised step with bias-corrected moments, so even the range test's
+#: first steps move a weight by about the lr. ``--suggest auto`` recommends ``knee`` for them
+#: and ``minimum`` for every other optimizer (``make bench-findlr``, BENCHMARKS.md: on the
+#: Adam tasks ``minimum`` lands a median 0.7 decades above the best lr of the sweep; RMSprop
+#: has no bias correction, its first steps are up to 10x the lr, and ``knee`` falls short).
+BIAS_CORRECTED = frozenset({"adam", "adamw", "amsgrad", "nadam"})
+
+
+def recommended_method(suggest: str, optimizer: str) -> str:
+    """The method whose cross-seed median is recommended: ``suggest`` itself, or for
+    ``auto`` ``knee`` with an optimizer of :data:`BIAS_CORRECTED` and ``minimum`` otherwise."""
+    if suggest != "auto":
+        return suggest
+    return "knee" if optimizer in BIAS_CORRECTED else "minimum"
 
 
 @dataclass
@@ -84,6 +98,7 @@ class PairResult:
     aggregates: dict[str, dict[str, Any]] = field(default_factory=dict)
     mean_curve: np.ndarray = field(default_factory=lambda: np.empty(0))
     mean_suggestions: dict[str, sg.Suggestion] = field(default_factory=dict)
+    method: str = "minimum"  # the recommended method (recommended_method)
     recommended: float | None = None
     recommended_base: float | None = None  # range: base_lr
     methods_disagree: bool | None = None
@@ -330,9 +345,10 @@ def _analyse(pair: PairResult, lrs: np.ndarray, st: Settings, budget: int | None
             agg["base"] = sg.aggregate([g.base_lr for g in got])
         pair.aggregates[m] = agg
         pair.mean_suggestions[m] = _cap(_suggest(lrs, pair.mean_curve, m, st, None, budget), pair)
-    chosen = pair.aggregates[st.suggest]
+    pair.method = recommended_method(st.suggest, pair.optimizer)
+    chosen = pair.aggregates[pair.method]
     pair.recommended = chosen["median"]
-    if st.suggest == "range" and chosen["base"]["median"] is not None:
+    if pair.method == "range" and chosen["base"]["median"] is not None:
         pair.recommended_base = chosen["base"]["median"]
     a, b = pair.aggregates["steepest"]["median"], pair.aggregates["minimum"]["median"]
     if a is not None and b is not None:

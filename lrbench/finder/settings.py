@@ -36,7 +36,7 @@ PARAMS = (
     Param("loss_floor", 0.0, "float", "Known lower bound of the loss."),
     Param("skip_start", 10, "int", "Leading steps that suggestions and the rise rule ignore.", low=0),
     Param("skip_end", 3, "int", "Steps before the stop that suggestions ignore.", low=0),
-    Param("suggest", "minimum", "choice", "Recommended method: minimum, knee, steepest, valley or range.", choices=METHODS),
+    Param("suggest", "auto", "choice", "Recommended method: auto (knee for Adam, AdamW, AMSGrad, NAdam; minimum otherwise), minimum, knee, steepest, valley or range.", choices=("auto", *METHODS)),
     Param("min_div", MIN_DIV, "float", "knee, minimum = lr where the smoothed loss stops improving, at its minimum / this.", low=0, low_open=True),
 )
 # fmt: on

@@ -61,7 +61,7 @@ def trust(pair: PairResult, outcome: Outcome) -> dict[str, Any]:
     - ``notes``: one sentence per fact that lowers the trust.
     """
     st, n = outcome.settings, len(pair.seeds)
-    chosen = pair.aggregates[st.suggest]
+    chosen = pair.aggregates[pair.method]
     ratio = None if not chosen["n"] else chosen["max"] / chosen["min"]
     clear = sum(
         clear_minimum(
@@ -81,7 +81,7 @@ def trust(pair: PairResult, outcome: Outcome) -> dict[str, Any]:
     notes = []
     if chosen["unstable"]:
         notes.append(
-            f"seeds disagree: {st.suggest} spans x{ratio:.3g} (sd log10 {chosen['sd_log10']:.2f})"
+            f"seeds disagree: {pair.method} spans x{ratio:.3g} (sd log10 {chosen['sd_log10']:.2f})"
         )
     if clear < n:
         notes.append(f"no clear minimum for {n - clear}/{n} seeds")
@@ -98,7 +98,7 @@ def trust(pair: PairResult, outcome: Outcome) -> dict[str, Any]:
             f"proposes trains {what} at batch {sweep['batch_size']}"
         )
     return {
-        "method": st.suggest,
+        "method": pair.method,
         "seed_spread": {"max_over_min": ratio, "sd_log10": chosen["sd_log10"],
                         "unstable": chosen["unstable"], "n": chosen["n"]},
         "clear_minimum": clear,

@@ -90,7 +90,7 @@ def _panel(pair: PairResult, outcome: Outcome) -> Chart:
     chart.line(lrs, _clamp(mean, limits), f"mean of {n} seeds, smoothed", marker=False,
                width=2.4, color="#000000")  # fmt: skip
     for m in METHODS:
-        _method_lines(chart, m, pair.aggregates[m], chosen=m == st.suggest)
+        _method_lines(chart, m, pair.aggregates[m], chosen=m == pair.method)
     if pair.bound is not None:
         chart.vline(pair.bound, label=f"2/L = {pair.bound:.3g}")
     return chart

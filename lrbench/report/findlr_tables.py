@@ -45,7 +45,7 @@ def suggestion_model(pair: Mapping[str, Any], settings: Mapping[str, Any]) -> Ta
     rows = []
     for m in METHODS:
         a = pair["methods"][m]
-        chosen = m == settings["suggest"]
+        chosen = m == pair["recommended"]["method"]
         spread = f"{a['min']:.3g}-{a['max']:.3g}" if a["n"] else "-"
         sd = "-" if a["sd_log10"] is None else f"{a['sd_log10']:.2f}"
         unstable = {None: "-", True: "yes", False: "no"}[a["unstable"]]
@@ -69,7 +69,8 @@ def caption(pair: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
     """The lines under the table: the recommendation, the trust report, 2/L, where the seeds
     stopped, and what each method's missing values and caveats mean."""
     st, n, methods = settings, pair["n_seeds"], pair["methods"]
-    chosen, rec = st["suggest"], pair["recommended"]
+    rec = pair["recommended"]
+    chosen = rec["method"]
     lines = []
     if rec["lr"] is None:
         lines.append(f"no recommendation: {chosen} gave no value for any seed")
