@@ -111,6 +111,11 @@ def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
     return path
 
 
+def csv(path: Path) -> dict[str, Any]:
+    """A task's data part for a CSV written by :func:`sklearn_csv` (target column ``target``)."""
+    return {"dataset": str(path), "target": "target"}
+
+
 PARTS = ("design", "held-out A", "held-out B", "held-out C", "held-out D", "held-out E")
 SEEN = PARTS[:3]  # looked at while the method changed (issue 21's last goal); C and D were not
 
@@ -244,9 +249,6 @@ def part_d(out: Path) -> list[Task]:
         random_state=13,
     )  # fmt: skip
 
-    def csv(path: Path) -> dict[str, Any]:
-        return {"dataset": str(path), "target": "target"}
-
     plan = [
         ("hastie/mlp128", csv(hastie) | {"model": "mlp", "hidden": [128]}, ("sgd", "momentum", "adam", "rmsprop"), {"epochs": 50, "batch_size": 256}),
         ("quantiles/mlp32x32", csv(quantiles) | {"model": "mlp", "hidden": [32, 32]}, ("sgd", "nesterov", "rmsprop"), {"epochs": 15, "batch_size": 32}),
@@ -286,9 +288,6 @@ def part_e(out: Path) -> list[Task]:
     five |= {"n_informative": 10, "n_classes": 5, "class_sep": 1.0, "flip_y": 0.05, "seed": 21}
     blobs20 = {"dataset": "blobs", "n_samples": 1000, "n_features": 20, "centers": 6}
     blobs20 |= {"cluster_std": 4.0, "seed": 23}
-
-    def csv(path: Path) -> dict[str, Any]:
-        return {"dataset": str(path), "target": "target"}
 
     plan = [
         ("diabetes/linear", csv(diabetes) | {"model": "linear"}, ("sgd", "momentum", "nesterov"), {"steps": 300, "batch_size": "full"}),
@@ -396,9 +395,10 @@ def band_error(lr: float | None, lo: float, hi: float) -> float:
     return max(math.log10(lo / lr), math.log10(lr / hi), 0.0)
 
 
-def summary(tasks: list[Task], where: str) -> list[dict[str, Any]]:
-    """Per method over one part of the suite: median and worst error, within-tolerance rate."""
-    part = [t for t in tasks if t.part == where]
+def summary(tasks: list[Task], where: str | tuple[str, ...]) -> list[dict[str, Any]]:
+    """Per method over one part of the suite (or several, pooled: a tuple of parts): median and
+    worst error, within-tolerance rate."""
+    part = [t for t in tasks if t.part in ((where,) if isinstance(where, str) else where)]
     if not part:
         return []
     rows = []
@@ -475,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = summary(tasks, title)
         if rows:
             lines += [f"### {title} tasks", "", *markdown_summary(rows, probe=False), ""]
+            lines += [f"peers on lrbench's probe curve ({title}):", ""]
+            lines += [*markdown_summary(rows, probe=True), ""]
+    for title, pooled in (("the clean parts C + D + E", PARTS[3:]), ("all parts", PARTS)):
+        rows = summary(tasks, pooled)
+        if rows and {t.part for t in tasks} >= set(pooled):
+            lines += [f"### {title}, pooled", "", *markdown_summary(rows, probe=False), ""]
             lines += [f"peers on lrbench's probe curve ({title}):", ""]
             lines += [*markdown_summary(rows, probe=True), ""]
     lags = [t.result["find"]["fastai_lag"] for t in tasks if t.result["find"]["fastai_lag"]]

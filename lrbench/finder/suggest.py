@@ -162,8 +162,8 @@ def suggest(
       after Smith's ``max_lr`` where the loss "slows"). With ``normalized_step`` (Adam, RMSprop,
       Adagrad) and a budget of ``budget_steps`` steps, the geometric mean of that and the
       budget's lower bound when it is below (:func:`budget_floor`, :func:`_budget`).
-    - ``minimum`` (the default recommendation): ``lr_at(argmin) / min_div``, ``min_div`` 4 by
-      default: Smith's
+    - ``minimum`` (recommended by ``--suggest auto`` except for the Adam family):
+      ``lr_at(argmin) / min_div``, ``min_div`` 4 by default: Smith's
       ``base_lr = max_lr / 3 .. / 4`` ("the optimum is usually within a factor of two of the
       largest lr that converges"). fastai's ``minimum`` divides by 10, but the minimum it
       divides is read off a causal EMA (beta 0.98) that moves it right (by a median factor of
