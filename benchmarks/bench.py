@@ -16,7 +16,9 @@ round-robin (each round starts one variant later) so drift hits every variant al
   ``--scaling`` also on the 10x grid. Its overhead is reported as a note.
 
 Before timing, lrbench's bytecode is compiled (``compileall``), as any install or a first run
-does; this matters only where ``PYTHONDONTWRITEBYTECODE`` is set.
+does, in this tree and in ``--against``'s; this matters only where ``PYTHONDONTWRITEBYTECODE``
+is set (it is on the development machine: a reference tree without bytecode compiled its
+sources at every start, about 0.05-0.1 s, which flattered this tree in sessions 5 and 6).
 
 Ratios are baseline median / variant median, against the baseline of the same dtype. Also: the
 machine's one-thread matmul peak (numpy, 1024^3) and the GFLOP/s lrbench achieves on W1's
@@ -634,6 +636,10 @@ def main(argv: list[str] | None = None) -> int:
         if not with_dask:
             print(f"bench: {DASK_SKIPPED}", file=sys.stderr)
         subprocess.run([PY, "-m", "compileall", "-q", "lrbench", "benchmarks"], check=True)
+        for v in vs:  # the reference tree too: without bytecode it compiles at every start
+            if v.get("against"):
+                subprocess.run([v["argv"][0], "-m", "compileall", "-q", "lrbench"],
+                               cwd=v["cwd"], check=True)  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="lrbench-bench-") as tmp:
             dump["records"] = measure(vs, repeat, Path(tmp), dump["peak_rounds"])
             dump["flops"] = {}

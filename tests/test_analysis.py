@@ -7,6 +7,7 @@ standard Student t table (NIST/SEMATECH e-Handbook of Statistical Methods, secti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -379,6 +380,29 @@ def test_performance_profile_worked_example() -> None:
     assert prof["A"].score == pytest.approx((3 + 2.5 + 0) / 9)
     assert prof["B"].score == pytest.approx((2.5 + 3 + 0) / 9)  # a ratio of exactly 4 earns 0
     assert prof["C"].score == pytest.approx((0 + 2.75 + 3) / 9)
+
+
+def test_analyze_scores_a_performance_profile_across_tasks() -> None:
+    # Hand-built: validation loss at steps 0, 10, 20, 30; target 1.0. Task A: sgd reaches it at
+    # step 10, adam at 20; task B: sgd never, adam at 10. Ratios (AlgoPerf, r_max 4): A sgd 1,
+    # adam 2; B sgd miss, adam 1. Scores: sgd (3 + 0) / 6 = 0.5, adam (2 + 3) / 6 = 5/6.
+    other = TaskSpec("wine", "logreg")
+    fast, slow, never = [2.0, 1.0, 0.5, 0.4], [2.0, 1.5, 1.0, 0.9], [2.0, 1.8, 1.6, 1.5]
+    results = []
+    for seed in (0, 1):
+        results += [result(0.1, seed, fast), result(0.1, seed, slow, optimizer="adam")]
+        for r in (result(0.1, seed, never), result(0.1, seed, fast, optimizer="adam")):
+            results.append(dataclasses.replace(r, spec=dataclasses.replace(r.spec, task=other)))
+    out = an.analyze(results, "final_val_loss", target_loss=1.0)
+    assert list(out.profile) == ["adam / constant", "sgd / constant"]  # best score first
+    adam, sgd = out.profile["adam / constant"], out.profile["sgd / constant"]
+    assert sgd.ratios == {"digits/logreg": 1.0, "wine/logreg": math.inf}
+    assert adam.ratios == {"digits/logreg": 2.0, "wine/logreg": 1.0}
+    assert sgd.score == pytest.approx(0.5) and adam.score == pytest.approx(5 / 6)
+    # no profile without a target, or with one task
+    assert an.analyze(results, "final_val_loss").profile == {}
+    one = [r for r in results if r.spec.task == TASK]
+    assert an.analyze(one, "final_val_loss", target_loss=1.0).profile == {}
 
 
 def test_analyze_end_to_end() -> None:

@@ -9,7 +9,9 @@ definitions, the config and the manifest; a partial sweep says how many runs are
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import re
 import shutil
 from html.parser import HTMLParser
@@ -213,3 +215,40 @@ def test_batch_writes_a_report_per_config(tmp_path: Path):
     for name in ("a", "b"):
         assert (tmp_path / "res" / name / "report.html").is_file()
         assert (tmp_path / "res" / name / "report.md").is_file()
+
+
+def test_a_sweep_with_a_target_and_two_tasks_shows_the_performance_profile(tmp_path: Path):
+    cfg = tmp_path / "two.yaml"
+    cfg.write_text(
+        "name: two\nseeds: 1\n"
+        "tasks: [{dataset: iris, model: logreg}, {dataset: wine, model: logreg}]\n"
+        "train: {epochs: 6, batch_size: 32}\n"
+        "lr: [0.01, 0.1, 1.0]\noptimizers: [sgd, adam]\nschedules: [constant]\n"
+        "analysis: {target: 0.3}\n"
+    )
+    out = tmp_path / "out"
+    res = run("sweep", str(cfg), "--out", str(out), "--quiet")
+    assert res.exit_code == 0, res.output
+    assert "performance profile across tasks: steps to val loss 0.3" in res.stdout
+    res = run("sweep", str(cfg), "--out", str(out), "--quiet", "--format", "json")
+    profile = json.loads(res.stdout)["profile"]
+    assert [p["row"] for p in profile] in (
+        ["sgd / constant", "adam / constant"], ["adam / constant", "sgd / constant"])  # fmt: skip
+    # the definition, from runs.csv: per task the fastest row at its best lr has ratio 1
+    with (out / "runs.csv").open() as f:
+        runs = list(csv.DictReader(f))
+    for task in ("iris/logreg", "wine/logreg"):
+        best = {}  # a diverged run counts as a miss
+        reached = (r for r in runs if r["steps_to_target"] and r["status"] != "diverged")
+        for r in (r for r in reached if r["task"] == task):
+            row = f"{r['optimizer']} / {r['schedule']}"
+            best[row] = min(best.get(row, math.inf), float(r["steps_to_target"]))
+        for p in profile:
+            expected = best[p["row"]] / min(best.values()) if p["row"] in best else None
+            assert p["ratios"][task] == (pytest.approx(expected) if expected else None)
+    assert any(r != 1.0 for p in profile for r in p["ratios"].values())  # not a tie everywhere
+    for p in profile:  # score = mean over tasks of max(0, 4 - ratio) / 3
+        gains = [max(0.0, 4 - r) if r is not None else 0.0 for r in p["ratios"].values()]
+        assert p["score"] == pytest.approx(sum(gains) / (2 * 3))
+    assert "## performance profile across tasks" in (out / "report.md").read_text()
+    assert 'id="profile"' in (out / "report.html").read_text(encoding="utf-8")

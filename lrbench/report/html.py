@@ -193,11 +193,14 @@ def sweep_html(folder: SweepFolder, figures: Sequence[Figure]) -> str:
     for f in figures:
         by_task.setdefault(f.task, []).append(f)
     tasks = outcome.analysis.tasks
+    profile = tables.profile_model(outcome)  # with a target and two or more tasks
     body = [f"<h1>lrbench sweep: {esc(name)}</h1>", f"<p>{esc(counts_line(folder))}</p>"]
     if folder.missing:
         body.append(f'<p class="missing">{esc(missing_line(folder))}</p>')
     sections = [(t, f"task-{anchor(t)}") for t in tasks] + [
-        ("best configurations", "best"), ("figures of the whole sweep", "sweep-figures"),
+        ("best configurations", "best"),
+        *([("performance profile across tasks", "profile")] if profile else []),
+        ("figures of the whole sweep", "sweep-figures"),
         ("run statuses", "statuses"), ("config", "config"), ("manifest", "manifest"),
     ]  # fmt: skip
     body.append(
@@ -212,6 +215,8 @@ def sweep_html(folder: SweepFolder, figures: Sequence[Figure]) -> str:
             k += 1
             body.append(figure_html(f.svg, f"{f.caption} (plots/{f.name})", f"f{k}"))
     body += ['<h2 id="best">best configurations</h2>', table_html(tables.best_model(outcome))]
+    if profile is not None:
+        body += ['<h2 id="profile">performance profile across tasks</h2>', table_html(profile)]
     body.append('<h2 id="sweep-figures">figures of the whole sweep</h2>')
     for f in by_task.get(None, []):
         k += 1

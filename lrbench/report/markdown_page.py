@@ -48,6 +48,9 @@ def sweep_markdown(folder: SweepFolder, figures: Sequence[Figure]) -> str:
             if f.task == task:
                 lines += _figure(f)
     lines += _table(tables.best_model(outcome), "## best configurations")
+    profile = tables.profile_model(outcome)  # with a target and two or more tasks
+    if profile is not None:
+        lines += _table(profile, "## performance profile across tasks")
     whole = [f for f in figures if f.task is None]
     if whole:
         lines += ["## figures of the whole sweep", ""]

@@ -252,6 +252,39 @@ def best_table(outcome: SweepOutcome, top: int = 5) -> RenderableType:
     return to_rich(best_model(outcome, top))
 
 
+PROFILE_NOTE = (
+    "ratio: steps to the target at the row's best lr (median over seeds; counted at the "
+    "evaluation points) / the fastest row's, per task; miss: never reached. score: AlgoPerf's performance profile, the mean over tasks "
+    "of max(0, 4 - ratio) / 3: 1 = the fastest everywhere, 0 = 4x slower or a miss everywhere"
+)
+
+
+def profile_model(outcome: SweepOutcome) -> TableModel | None:
+    """The performance profile across tasks (``analysis.profile``: with a target and two or
+    more tasks), best score first; None without one."""
+    a = outcome.analysis
+    if not a.profile:
+        return None
+    tasks = list(next(iter(a.profile.values())).ratios)
+    columns = (
+        Column(a.row_title, key=True),
+        Column("score", "right", wrap=False),
+        *(Column(t, "right", wrap=False) for t in tasks),
+    )
+    rows = []
+    for label, p in a.profile.items():
+        ratios = [p.ratios[t] for t in tasks]
+        texts = ["miss" if math.isinf(r) else f"{r:.2f}" for r in ratios]
+        styles = ["best" if r == 1.0 else ("bad" if math.isinf(r) else "") for r in ratios]
+        rows.append((
+            Entry(label), Entry(f"{p.score:.2f}", "strong"),
+            *(Entry(t, st) for t, st in zip(texts, styles)),
+        ))  # fmt: skip
+    target = outcome.config.analysis.get("target")
+    title = f"performance profile across tasks: steps to val loss {fmt(target)}"
+    return TableModel(title, columns, tuple(rows), notes=(PROFILE_NOTE,))
+
+
 def status_line(outcome: SweepOutcome) -> str:
     """How many runs, trained or resumed, ended with each status, and where the files are."""
     counts = outcome.analysis.statuses.as_dict(nonzero=True)
@@ -269,6 +302,9 @@ def tables(outcome: SweepOutcome) -> list[RenderableType]:
     """Everything ``lrbench sweep`` shows on a terminal."""
     out: list[RenderableType] = [heatmap(outcome, t) for t in outcome.analysis.tasks]
     out.append(best_table(outcome))
+    profile = profile_model(outcome)
+    if profile is not None:
+        out.append(to_rich(profile))
     out += [Text(p) if isinstance(p, str) else to_rich(p) for p in theory_models(outcome)]
     out.append(Text(status_line(outcome)))
     return out
@@ -285,6 +321,9 @@ def markdown(outcome: SweepOutcome) -> str:
         if bound is not None:
             lines += [f"Gradient-descent stability bound 2/L = {fmt(bound, 3)}.", ""]
         lines += [*to_markdown(model), ""]
+    profile = profile_model(outcome)
+    if profile is not None:
+        lines += [f"## {profile.title}", "", *to_markdown(profile), "", *profile.notes, ""]
     for part in theory_models(outcome):  # stability bounds, descent, batch size, conditioning
         lines += [part, ""] if isinstance(part, str) else [f"## {part.title}", "",
                                                           *to_markdown(part), "", *part.notes, ""]  # fmt: skip
@@ -319,4 +358,6 @@ def summary_json(outcome: SweepOutcome) -> dict[str, Any]:
         "runs": len(outcome.results), "trained": outcome.n_trained,
         "resumed": outcome.n_resumed, "statuses": a.statuses.as_dict(nonzero=True),
         "tasks": tasks,
+        "profile": [{"row": label, "score": p.score, "ratios": p.ratios}
+                    for label, p in a.profile.items()],
     })  # fmt: skip

@@ -13,8 +13,9 @@ A run's ``status`` is decided in this order:
 - ``slow``: stable, but far from its row's best at a smaller lr (:func:`mark_slow`).
 - ``ok``: otherwise.
 
-The types are in :mod:`lrbench.sweep.findings`; AlgoPerf's performance profile across tasks
-is :mod:`lrbench.sweep.profile`.
+The types are in :mod:`lrbench.sweep.findings`. With a target (``analysis.target``) and two
+or more tasks, :func:`analyze` also scores each row label across tasks with AlgoPerf's
+performance profile (:mod:`lrbench.sweep.profile`) on the steps to target at its best lr.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this
     Analysis,
     BestRow,
     Cell,
+    ProfileScore,
     RowKey,
     RunMetrics,
     StatusCounts,
@@ -42,6 +44,7 @@ from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this
 )
 from lrbench.sweep.gaps import GAP_METRICS, cell_gaps, final_index, run_gaps
 from lrbench.sweep.pivot import pivot
+from lrbench.sweep.profile import performance_profile, profile_times
 from lrbench.sweep.runinfo import annotate
 
 if TYPE_CHECKING:
@@ -442,4 +445,18 @@ def analyze(
     if rows is not None:
         cells.sort(key=lambda c: rank[c.row])  # stable: lrs stay ascending within a row
     best = best_per_row(cells, metric)
-    return Analysis(metric, tuple(runs), tuple(cells), tuple(best), title)
+    profile = _profile(runs, cells, best, metric) if target_loss is not None else {}
+    return Analysis(metric, tuple(runs), tuple(cells), tuple(best), title, profile)
+
+
+def _profile(
+    runs: list[RunMetrics], cells: list[Cell], best: list[BestRow], metric: str
+) -> dict[str, ProfileScore]:
+    """The performance profile of each row label across tasks (two or more), from the steps to
+    target at each row's best lr for that measure (the rows' cells again by steps to target,
+    unless that is the sweep's metric)."""
+    if len({c.task for c in cells}) < 2:
+        return {}
+    if metric != "steps_to_target":
+        best = best_per_row(aggregate_cells(runs, "steps_to_target"), "steps_to_target")
+    return performance_profile(profile_times(best))

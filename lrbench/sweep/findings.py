@@ -233,6 +233,14 @@ def summary_rows(cells: Sequence[Cell], best: Sequence[BestRow]) -> list[dict[st
 
 
 @dataclass(frozen=True)
+class ProfileScore:
+    """One row label's performance profile across tasks (:mod:`lrbench.sweep.profile`)."""
+
+    ratios: dict[str, float]  # task -> steps to target / the fastest row's (inf: a miss)
+    score: float  # 1: the fastest on every task; 0: 4x slower than the fastest, or a miss
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Everything ``analysis.analyze`` derives from a sweep's results (runs in the order given;
     cells and best rows by row in order of first appearance, or in the order of
@@ -244,6 +252,9 @@ class Analysis:
     cells: tuple[Cell, ...]
     best: tuple[BestRow, ...]
     row_title: str = "optimizer / schedule"  # what a row label names (analysis.rows)
+    #: with a target and two or more tasks: each row label's performance profile across tasks
+    #: (AlgoPerf's score from the steps to target at its best lr), best score first
+    profile: dict[str, ProfileScore] = field(default_factory=dict)
 
     @property
     def summary(self) -> list[dict[str, Any]]:

@@ -6,24 +6,15 @@ the best rows of :func:`lrbench.sweep.analysis.best_per_row` (:func:`profile_tim
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
-from lrbench.sweep.findings import BestRow
+from lrbench.sweep.findings import BestRow, ProfileScore
 
 R_MAX = 4.0  # ratios at or above 4 x the fastest earn nothing
 
 
-@dataclass(frozen=True)
-class ProfileScore:
-    """One submission's performance profile (:func:`performance_profile`)."""
-
-    ratios: dict[Hashable, float]  # task -> time / fastest time (inf: a miss)
-    score: float
-
-
 def performance_profile(
-    times: Mapping[str, Mapping[Hashable, float | None]], r_max: float = R_MAX
+    times: Mapping[str, Mapping[str, float | None]], r_max: float = R_MAX
 ) -> dict[str, ProfileScore]:
     """AlgoPerf's performance-profile score of each submission (e.g. an optimizer / schedule).
 
@@ -34,18 +25,18 @@ def performance_profile(
     """
     tasks = list(dict.fromkeys(w for per in times.values() for w in per))
 
-    def t_of(s: str, w: Hashable) -> float:
+    def t_of(s: str, w: str) -> float:
         t = times[s].get(w)
         return math.inf if t is None else float(t)
 
-    out = {}
+    out: dict[str, ProfileScore] = {}
     fastest = {w: min(t_of(s, w) for s in times) for w in tasks}
     for s in times:
         ratios = {w: _ratio(t_of(s, w), fastest[w]) for w in tasks}
         gain = sum(max(0.0, r_max - r) for r in ratios.values())
         score = gain / (len(tasks) * (r_max - 1)) if tasks else math.nan
         out[s] = ProfileScore(ratios, score)
-    return out
+    return dict(sorted(out.items(), key=lambda kv: -kv[1].score))  # best first (stable)
 
 
 def _ratio(t: float, fastest: float) -> float:
