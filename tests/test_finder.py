@@ -146,6 +146,12 @@ def test_auto_recommends_knee_for_the_adam_family_and_minimum_otherwise():
     results = output.summary(outcome, None, None)["results"]
     assert [r["recommended"]["method"] for r in results] == ["minimum", "knee"]
     assert [r["trust"]["method"] for r in results] == ["minimum", "knee"]
+    from lrbench.report.findlr_tables import caption  # the line under the table says why
+
+    settings = output.summary(outcome, None, None)["settings"]
+    first = [caption(r, settings)[0] for r in results]
+    assert first[0].endswith("of minimum (--suggest auto: minimum outside the Adam family)")
+    assert first[1].endswith("of knee (--suggest auto: knee for the Adam family)")
     rows = output.suggestion_rows(outcome)
     flagged = {(r["optimizer"], r["method"]) for r in rows if r.get("recommended")}
     assert flagged == {("sgd", "minimum"), ("adam", "knee")}

@@ -79,7 +79,9 @@ def caption(pair: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
         what = f"lr {rec['lr']:.3g}"
         if rec["base_lr"] is not None:
             what = f"base_lr {rec['base_lr']:.3g}, max_lr {rec['lr']:.3g}"
-        lines.append(f"* recommended {what}{bound}: median over seeds of {chosen}")
+        auto = {"knee": "knee for the Adam family", "minimum": "minimum outside the Adam family"}
+        why = f" (--suggest auto: {auto[chosen]})" if st["suggest"] == "auto" else ""
+        lines.append(f"* recommended {what}{bound}: median over seeds of {chosen}{why}")
     lines += trust_lines(pair)
     if pair["stability_bound_2_over_L"] is not None:
         holds = "exact for least squares" if pair["model"] == "linear" else (
