@@ -36,7 +36,6 @@ from lrbench.sweep.findings import (  # noqa: F401 - re-exported: the types this
     Analysis,
     BestRow,
     Cell,
-    ProfileScore,
     RowKey,
     RunMetrics,
     StatusCounts,
@@ -445,18 +444,9 @@ def analyze(
     if rows is not None:
         cells.sort(key=lambda c: rank[c.row])  # stable: lrs stay ascending within a row
     best = best_per_row(cells, metric)
-    profile = _profile(runs, cells, best, metric) if target_loss is not None else {}
+    profile = {}  # with a target and two or more tasks: from the best rows by steps to target
+    if target_loss is not None and len({c.task for c in cells}) > 1:
+        steps = best if metric == "steps_to_target" else best_per_row(
+            aggregate_cells(runs, "steps_to_target"), "steps_to_target")  # fmt: skip
+        profile = performance_profile(profile_times(steps))
     return Analysis(metric, tuple(runs), tuple(cells), tuple(best), title, profile)
-
-
-def _profile(
-    runs: list[RunMetrics], cells: list[Cell], best: list[BestRow], metric: str
-) -> dict[str, ProfileScore]:
-    """The performance profile of each row label across tasks (two or more), from the steps to
-    target at each row's best lr for that measure (the rows' cells again by steps to target,
-    unless that is the sweep's metric)."""
-    if len({c.task for c in cells}) < 2:
-        return {}
-    if metric != "steps_to_target":
-        best = best_per_row(aggregate_cells(runs, "steps_to_target"), "steps_to_target")
-    return performance_profile(profile_times(best))
