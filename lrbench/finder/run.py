@@ -267,7 +267,7 @@ def run(config: Config, settings: Settings) -> Outcome:
             what = "no divergence in range" if settings.div_factor else "no non-finite loss"
             warnings.append(
                 f"{task.label} / {pair.label}: {what} for {len(seeds) - pair.n_stopped} of "
-                f"{len(seeds)} seeds; minimum and range are lower bounds (raise --end-lr)"
+                f"{len(seeds)} seeds; knee, minimum and range are lower bounds (raise --end-lr)"
             )
     return Outcome(config, settings, lrs, out, warnings)
 
