@@ -252,3 +252,6 @@ def test_a_sweep_with_a_target_and_two_tasks_shows_the_performance_profile(tmp_p
         assert p["score"] == pytest.approx(sum(gains) / (2 * 3))
     assert "## performance profile across tasks" in (out / "report.md").read_text()
     assert 'id="profile"' in (out / "report.html").read_text(encoding="utf-8")
+    res = run("report", str(out), "--out", str(tmp_path / "again"))  # from the folder alone
+    assert res.exit_code == 0, res.output
+    assert "performance profile across tasks: steps to val loss 0.3" in res.stdout

@@ -274,12 +274,16 @@ def _sweep_report(folder, target: Path) -> list:
     """Write a sweep folder's report to ``target``; what to print: its tables and where it is."""
     from lrbench.report import tables as report  # report, core: --help loads none
     from lrbench.report.html import missing_line  # report: --help loads none
+    from lrbench.report.table_model import to_rich  # report: --help loads none
 
     outcome = folder.outcome
     write_report(outcome, folder, target)
     shown: list = [report.heatmap(outcome, t) for t in outcome.analysis.tasks]
     if outcome.analysis.tasks:
         shown.append(report.best_table(outcome))
+    profile = report.profile_model(outcome)  # with a target and two or more tasks
+    if profile is not None:
+        shown.append(to_rich(profile))
     counts = outcome.analysis.statuses.as_dict(nonzero=True)
     parts = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing finished yet"
     found = f"{len(outcome.results)} of {folder.expected} runs"
