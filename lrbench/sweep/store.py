@@ -125,6 +125,7 @@ _RUN_FILE_FLOATS = (
     ("eval", "train_accuracy", "eval_train_accuracy"),
     ("eval", "sharpness", "eval_sharpness"),
 )
+_NON_FINITE = frozenset(("nan", "inf", "-inf"))  # their repr; JSON has null for them
 
 
 def run_texts(result: RunResult) -> tuple[str, str]:
@@ -156,9 +157,6 @@ def run_texts(result: RunResult) -> tuple[str, str]:
         head, _, tail = text.rpartition(slot)
         text = head + array + tail
     return text, "\n".join(curve_lines(result, texts))
-
-
-_NON_FINITE = frozenset(("nan", "inf", "-inf"))
 
 
 def result_from_json(d: Mapping[str, Any]) -> RunResult:
