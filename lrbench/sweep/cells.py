@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lrbench.sweep.analysis import METRICS, t975
+from lrbench.sweep.analysis import METRICS
+from lrbench.sweep.student import t975
 
 STEPS = "steps_to_target"
 

@@ -33,8 +33,9 @@ import numpy as np
 
 from lrbench.core.tasks import stability_bound
 from lrbench.spec import TaskSpec
-from lrbench.sweep.analysis import METRICS, t975
+from lrbench.sweep.analysis import METRICS
 from lrbench.sweep.findings import Analysis, BestRow, RowKey, RunMetrics
+from lrbench.sweep.student import t975
 
 
 def task_bounds(tasks: Iterable[TaskSpec], dtype: str = "float64") -> dict[TaskSpec, float]:
