@@ -254,6 +254,36 @@ class _Stack:
         self.plateau = self.plateau[idx]
 
 
+def _evaluation_point(
+    model: Model, stack: _Stack, plan: GroupPlan, data: Data, records: Records, t: int
+) -> None:
+    """The loop's phase 1 at an evaluation point ``t``: record the losses (and the sharpness
+    when tracked); at ``t = 0`` set the divergence thresholds, later feed the plateau
+    schedules; drop rows with a non-finite loss, and with early stopping the rows out of
+    patience (not at the last step)."""
+    train = plan.specs[0].train
+    T = train.steps
+    tr_loss, va_loss, va_acc, tr_acc = _evaluate(model, stack, plan, data, t)
+    records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc, tr_acc)
+    if records.sharpness is not None:  # train.track: [sharpness]
+        eig = top_eigenvalue(model, stack.params, data.X_train, data.y_train)
+        records.curvature(t, stack.rows, eig)
+    if t == 0:
+        stack.threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
+    elif t < T:
+        stack.observe(va_loss, t)
+    bad = ~(np.isfinite(tr_loss) & np.isfinite(va_loss))
+    if bad.any():
+        keep, gone = stack.drop(bad)
+        records.diverged(gone, t)
+        va_loss = va_loss[keep]
+    if stack.patience is not None:  # early stopping: rows out of patience leave
+        out = stack.patience.see(va_loss, t)
+        records.best_points(stack.rows, stack.patience.best_at)
+        if t < T and out.any():
+            records.stopped(stack.drop(out)[1], t)
+
+
 def train_group(
     group: GroupPlan | Sequence[RunSpec],
     data: Data | None = None,
@@ -292,24 +322,7 @@ def train_group(
     with np.errstate(all="ignore"):  # overflow in a diverging configuration is expected
         for t in range(T + 1):
             if t in records.eval_at:  # 1. evaluation (t = 0 also sets the divergence thresholds)
-                tr_loss, va_loss, va_acc, tr_acc = _evaluate(model, stack, plan, data, t)
-                records.evaluation(t, stack.rows, tr_loss, va_loss, va_acc, tr_acc)
-                if records.sharpness is not None:  # train.track: [sharpness]
-                    records.curvature(t, stack.rows, top_eigenvalue(model, stack.params, X, y))
-                if t == 0:
-                    stack.threshold = train.divergence_factor * np.maximum(np.abs(tr_loss), 1e-12)
-                elif t < T:
-                    stack.observe(va_loss, t)
-                bad = ~(np.isfinite(tr_loss) & np.isfinite(va_loss))
-                if bad.any():
-                    keep, gone = stack.drop(bad)
-                    records.diverged(gone, t)
-                    va_loss = va_loss[keep]
-                if stack.patience is not None:  # early stopping: rows out of patience leave
-                    out = stack.patience.see(va_loss, t)
-                    records.best_points(stack.rows, stack.patience.best_at)
-                    if t < T and out.any():
-                        records.stopped(stack.drop(out)[1], t)
+                _evaluation_point(model, stack, plan, data, records, t)
             if t == T or not stack:
                 break
             # 2. forward and backward pass on each row's minibatch

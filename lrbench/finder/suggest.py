@@ -206,14 +206,7 @@ def suggest(
     if method == "knee":
         return _knee(lr, y, lo, min_div, loss_floor, budget_steps, normalized_step, diverged)
     if method in ("minimum", "range"):
-        top = float(lr[lo + m])
-        bound = not diverged
-        note = "; no divergence in range, the minimum may lie beyond end_lr" if bound else ""
-        if method == "minimum":
-            why = f"lr at the smoothed minimum / {min_div:g}" + note
-            return Suggestion(method, top / min_div, why, bound, index=lo + m)
-        why = f"max_lr at the smoothed minimum, base_lr = max_lr / {RANGE_BASE_DIV:g}" + note
-        return Suggestion(method, top, why, bound, top / RANGE_BASE_DIV, lo + m)
+        return _at_minimum(method, float(lr[lo + m]), lo + m, min_div, diverged)
     if method == "steepest":
         return _steepest(lr, smooth[:end], lo, m, mode)
     j = _valley_index(y)  # y[m] < y[0], so a decreasing pair exists
@@ -238,6 +231,18 @@ def _knee(
     value, why = _budget(upper, why, lr, lo + k, budget_steps, normalized_step)
     note = "; no divergence in range, the knee may lie beyond end_lr" if not diverged else ""
     return Suggestion("knee", value, why + note, not diverged, index=lo + k)
+
+
+def _at_minimum(method: str, top: float, index: int, min_div: float, diverged: bool) -> Suggestion:
+    """``minimum`` (``top / min_div``) or ``range`` (``max_lr = top``, ``base_lr = top / 4``)
+    from ``top``, the lr at the smoothed minimum (step ``index``)."""
+    bound = not diverged
+    note = "; no divergence in range, the minimum may lie beyond end_lr" if bound else ""
+    if method == "minimum":
+        why = f"lr at the smoothed minimum / {min_div:g}" + note
+        return Suggestion(method, top / min_div, why, bound, index=index)
+    why = f"max_lr at the smoothed minimum, base_lr = max_lr / {RANGE_BASE_DIV:g}" + note
+    return Suggestion(method, top, why, bound, top / RANGE_BASE_DIV, index)
 
 
 def _steepest(lr: np.ndarray, smooth: np.ndarray, lo: int, m: int, mode: str) -> Suggestion:
