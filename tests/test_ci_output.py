@@ -207,3 +207,38 @@ def test_compare_appends_its_summary(batch_run, tmp_path, monkeypatch):
     text = summary.read_text()
     assert text.startswith("## lrbench compare: alpha")
     assert "REGRESSION" in text and "regression" in text
+
+
+_LOADED = """import sys
+from lrbench.__main__ import main
+sys.argv = ["lrbench", *sys.argv[1:]]
+try:
+    main()
+finally:
+    sys.stderr.write("checks loaded: %s\\n" % ("lrbench.sweep.checks" in sys.modules))
+"""
+
+
+def test_a_plain_sweep_skips_the_checks_and_a_job_summary_still_gets_them(tmp_path):
+    """Without a CI flag, ``expect:``, JSON output or ``$GITHUB_STEP_SUMMARY`` nothing would
+    show the checks, so the sweep does not compute them (nor load their modules); each of those
+    brings them back."""
+    path = tmp_path / "plain.yaml"
+    path.write_text(yaml.safe_dump({"name": "plain", **CONFIG}))
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    base = [sys.executable, "-c", _LOADED, "sweep", str(path), "--out", str(tmp_path / "r"),
+            "--no-plots", "--jobs", "1", "--quiet"]  # fmt: skip
+
+    def run(*extra: str, **more_env: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=120,
+                              env={**env, **more_env})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    assert "checks loaded: False" in run().stderr
+    assert "checks loaded: True" in run("--format", "json").stderr
+    summary = tmp_path / "summary.md"
+    assert "checks loaded: True" in run(GITHUB_STEP_SUMMARY=str(summary)).stderr
+    assert summary.read_text().startswith("## lrbench")
+    path.write_text(yaml.safe_dump({"name": "plain", **CONFIG, "expect": [PASS]}))
+    assert "checks loaded: True" in run().stderr

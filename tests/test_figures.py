@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from lrbench.cli.main import app
 from lrbench.config import load_config
 from lrbench.report import plots
+from lrbench.report.figures import sweep_plots
 from lrbench.sweep import run as sweep_run
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -33,7 +34,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def figures(outcome):
-    return {f.name: f for f in plots.sweep_plots(outcome)}
+    return {f.name: f for f in sweep_plots(outcome)}
 
 
 def by_class(root: ET.Element, cls: str) -> list[ET.Element]:

@@ -19,8 +19,8 @@ from lrbench.cli.main import app
 from lrbench.config import validate
 from lrbench.finder.run import run as run_finder
 from lrbench.finder.settings import resolve
+from lrbench.report.figures import sweep_plots
 from lrbench.report.findlr import figure as findlr_figure
-from lrbench.report.plots import sweep_plots
 from lrbench.report.svgaxes import Axis, padded_limits, tick_label, ticks
 from lrbench.report.svgchart import PALETTE, Chart, panels
 

@@ -100,6 +100,19 @@ class CiOptions:
     junit: Path | None = None
     tolerance: Any = None  # lrbench.sweep.compare.Tolerance
 
+    def wanted(self, config: Any, fmt: Format) -> bool:
+        """Whether a single sweep's checks are used: a CI flag, the config's ``expect:``, JSON
+        output (its ``checks``) or a GitHub job summary. Otherwise the sweep skips them and
+        their modules (expectations, comparison, JUnit: about 20 ms of a W1 sweep)."""
+        return (
+            self.check
+            or self.baseline is not None
+            or self.junit is not None
+            or bool(config.expect)
+            or fmt is Format.json
+            or bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+        )
+
     def run_checks(self, outcome: Any, source: str) -> Any:
         """The finished sweep's :class:`lrbench.sweep.checks.SweepChecks`."""
         from lrbench.sweep.checks import check_sweep  # sweep: --help, list load none
@@ -115,11 +128,14 @@ def ci_options(
     name: str | None = None,
 ) -> CiOptions:
     """Validate the CI flags; with ``name`` (a single sweep) the baseline must hold its results."""
-    from lrbench.sweep.checks import baseline_folder  # sweep: --help, list load none
-    from lrbench.sweep.compare import parse_tolerance  # sweep: --help, list load none
+    tol = None  # compare's default
+    if tolerance is not None:
+        from lrbench.sweep.compare import parse_tolerance  # with --tolerance only (see wanted)
 
-    tol = parse_tolerance(tolerance)
+        tol = parse_tolerance(tolerance)
     if baseline is not None:
+        from lrbench.sweep.checks import baseline_folder  # with --baseline only (see wanted)
+
         if not baseline.is_dir():
             raise LrbenchError(f"--baseline {baseline}: no such folder")
         if name is not None and baseline_folder(baseline, name) is None:

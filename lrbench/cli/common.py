@@ -147,9 +147,9 @@ PlotsOpt = Annotated[
 
 
 def write_figures(outcome: SweepOutcome) -> SweepOutcome:
-    """Write the sweep's figures (:func:`lrbench.report.plots.sweep_plots`) into
+    """Write the sweep's figures (:func:`lrbench.report.figures.sweep_plots`) into
     ``<out>/plots/``, atomically; the outcome with their paths added to its files."""
-    from lrbench.report.plots import sweep_plots  # report: --help loads none
+    from lrbench.report.figures import sweep_plots  # report: --help loads none
 
     return replace(outcome, files=(*outcome.files, *_write_plots(outcome, sweep_plots(outcome))))
 
@@ -171,9 +171,9 @@ def write_report(
     into ``<out>/`` (atomically; ``out`` defaults to the results folder); the outcome with
     their paths added to its files. ``folder`` is the :class:`lrbench.report.results.SweepFolder`
     when the caller read one (``lrbench report``), else it is made from the finished sweep."""
+    from lrbench.report.figures import sweep_plots  # report: --help loads none
     from lrbench.report.html import sweep_html  # report: --help loads none
     from lrbench.report.markdown_page import sweep_markdown  # report: --help loads none
-    from lrbench.report.plots import sweep_plots  # report: --help loads none
     from lrbench.report.results import finished_folder  # report: --help loads none
 
     folder = folder if folder is not None else finished_folder(outcome)

@@ -113,7 +113,8 @@ def sweep(
             progress.close()
         if plots:
             outcome = write_report(outcome)
-        checks = ci.run_checks(outcome, " ".join(str(c) for c in configs or ()))
+        source = " ".join(str(c) for c in configs or ())
+        checks = ci.run_checks(outcome, source) if ci.wanted(config, fmt) else None
     from lrbench.report import tables as report  # report, core: --help loads none
 
     if fmt is Format.json:
@@ -127,7 +128,8 @@ def sweep(
             console.print(renderable)
     if not quiet and fmt is not Format.table:
         stderr().print(f"results: {outcome.out_dir}")
-    finish_checks([checks], ci, fmt)
+    if checks is not None:
+        finish_checks([checks], ci, fmt)
 
 
 def _progress_printer(console: Console) -> SweepProgress:

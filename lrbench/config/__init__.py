@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrbench.config.entries import (
     MAX_RUNS,
@@ -63,8 +63,10 @@ from lrbench.core.optimizers import OPTIMIZERS, resolve_optimizer
 from lrbench.core.schedules import SCHEDULES, resolve_schedule
 from lrbench.core.tasks import steps_per_epoch, train_size
 from lrbench.errors import FAILED, ErrorList
-from lrbench.expect import Expectation, Grid, parse_expectations
 from lrbench.spec import EarlyStopping, RunSpec, TaskSpec, TrainSpec, freeze, registry_defaults
+
+if TYPE_CHECKING:
+    from lrbench.expect import Expectation
 
 __all__ = [
     "ANALYSIS_PARAMS",
@@ -235,7 +237,11 @@ def validate(raw: Mapping[str, Any]) -> Config:
         extra = {"early_stopping": train["early_stopping"], "batch sizes": train["batch_sizes"]}
         errors.attempt(_grid_size, axes, {k: a for k, a in extra.items() if len(a) > 1})
     expect: tuple[Expectation, ...] = ()
-    if all(a is not FAILED for a in (tasks, optimizers, schedules, analysis)):
+    if raw.get("expect") is not None and all(
+        a is not FAILED for a in (tasks, optimizers, schedules, analysis)
+    ):
+        from lrbench.expect import Grid, parse_expectations  # configs with expect: only (~6 ms)
+
         grid = Grid(tasks, optimizers, schedules, METRIC_CHOICES, analysis["metric"],
                     analysis["target"], registry_defaults(MODELS, OPTIMIZERS, SCHEDULES),
                     lrs if lrs is not FAILED else (),

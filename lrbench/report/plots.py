@@ -1,8 +1,9 @@
 """The sweep's figures, SVG written by :mod:`lrbench.report.svgchart` (no matplotlib).
 
 Every figure comes from a *figure maker*, a function ``outcome -> list[Figure]`` registered with
-:func:`sweep_figure`; :func:`sweep_plots` calls them in the order they were registered, so adding
-a figure to every sweep (and to ``report.html``) is one decorated function. The makers:
+:func:`sweep_figure`; :func:`lrbench.report.figures.sweep_plots` calls them in the order they
+were registered, so adding a figure to every sweep (and to ``report.html``) is one decorated
+function (in a module that :mod:`lrbench.report.figures` imports). The makers here:
 
 - ``sensitivity-<task>.svg``: the metric (mean over seeds) against the learning rate on a log
   axis, one line per optimizer / schedule, the seeds' spread (lowest to highest seed) as a band,
@@ -79,11 +80,6 @@ def slug(text: str) -> str:
     """``text`` made safe as a file name: runs of other characters than ``A-Za-z0-9._-``
     become ``-``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "task"
-
-
-def sweep_plots(outcome: SweepOutcome) -> list[Figure]:
-    """Every registered maker's figures, maker by maker (see the module docstring)."""
-    return [figure for maker in FIGURE_MAKERS for figure in maker(outcome)]
 
 
 def task_rows(outcome: SweepOutcome, task: str) -> dict[RowKey, list[Cell]]:

@@ -61,7 +61,7 @@ def theory_plots(outcome: SweepOutcome) -> list[Figure]:
 def theory_figures(outcome: SweepOutcome) -> list[tuple[tuple[str, ...], str]]:
     """The theory figures this sweep has data for, as ``(name parts, svg)``: ``("batch",
     task)``, ``("conditioning", task)``, ``("sharpness", task, row)`` (the caller makes the file
-    name, :func:`lrbench.report.plots.sweep_plots`)."""
+    name, :func:`lrbench.report.figures.sweep_plots`)."""
     figures: list[tuple[tuple[str, ...], str]] = []
     fits = batch_fits(outcome.analysis)
     for task in dict.fromkeys(f.task for f in fits):

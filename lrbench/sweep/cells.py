@@ -14,6 +14,7 @@ score, then the smaller learning rate.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -78,7 +79,7 @@ class Cell:
 
     @property
     def median(self) -> float:
-        return float(np.median(np.array(self.values))) if self.values else math.nan
+        return float(statistics.median(self.values)) if self.values else math.nan  # as numpy's
 
     @property
     def score(self) -> float:

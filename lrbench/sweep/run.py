@@ -97,7 +97,7 @@ def run(
     executor: Executor | None = None,
 ) -> SweepOutcome:
     """Train (or resume) every run of ``config`` and write the results folder (figures aside:
-    :func:`lrbench.report.plots.sweep_plots`); ``executor`` trains the chunks (default: ``jobs``
+    :func:`lrbench.report.figures.sweep_plots`); ``executor`` trains the chunks (default: ``jobs``
     local processes)."""
     start = time.perf_counter()
     out_dir = Path(out) if out is not None else default_out(config)
