@@ -74,24 +74,6 @@ def test_cell_median_of_an_even_number_of_seeds():
     assert (cell.min, cell.max) == (0.1, 0.9)
 
 
-def test_cell_statistics_median_equals_numpy_bit_for_bit():
-    """The reference is np.median itself: odd and even counts, ties, +inf (steps_to_target's
-    misses) and values whose pairwise mean rounds."""
-    from lrbench.sweep.analysis import _stats
-    from lrbench.sweep.cells import Cell
-
-    rng = np.random.default_rng(7)
-    samples = [rng.lognormal(size=n) * 10.0 ** rng.integers(-8, 8) for n in range(1, 12)
-               for _ in range(30)]  # fmt: skip
-    samples += [np.array([1.0, math.inf]), np.array([3.0, math.inf, math.inf]),
-                np.array([0.1, 0.2, 0.2, 0.7]), np.array([0.2, 0.1])]  # fmt: skip
-    for v in samples:
-        want = float(np.median(v))
-        assert _stats(v).median == want
-        cell = Cell(("t", "o", "s"), 0.1, "steps_to_target", len(v), 0, tuple(v.tolist()))
-        assert cell.median == want
-
-
 def test_jsonable_makes_plain_json():
     data = {
         "a": (1, np.float64(0.25), np.int64(3)),

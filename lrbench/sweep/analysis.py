@@ -21,7 +21,6 @@ performance profile (:mod:`lrbench.sweep.profile`) on the steps to target at its
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -308,9 +307,7 @@ def _stats(v: np.ndarray) -> _Stats:
     n = v.size
     if n == 0:
         return _Stats(*[math.nan] * 6)
-    # statistics.median: numpy's equal (the middle value, or the mean of the two middle ones,
-    # (a + b) / 2), without np.median's 55 us per call (126 cells on W1: 7 ms); v holds no NaN
-    median, lo, hi = statistics.median(v.tolist()), float(v.min()), float(v.max())
+    median, lo, hi = float(np.median(v)), float(v.min()), float(v.max())
     if not np.isfinite(v).all():
         return _Stats(math.inf, math.nan, math.nan, median, lo, hi)
     std = float(np.std(v, ddof=1)) if n > 1 else 0.0

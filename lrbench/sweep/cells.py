@@ -14,7 +14,6 @@ score, then the smaller learning rate.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -79,7 +78,7 @@ class Cell:
 
     @property
     def median(self) -> float:
-        return float(statistics.median(self.values)) if self.values else math.nan  # as numpy's
+        return float(np.median(np.array(self.values))) if self.values else math.nan
 
     @property
     def score(self) -> float:
