@@ -267,11 +267,16 @@ def test_trust_report_in_summary_and_caption(tmp_path):
 # ---------------------------------------------------------------- the budget of a normalised step
 
 
-def test_budget_steps_closed_form():
-    # steps as given; else epochs x ceil(n_train / batch): 20 x ceil(1437 / 32) = 20 x 45.
-    assert finder.budget_steps({"steps": 200, "epochs": 20, "batch_size": None}, 480) == 200
-    assert finder.budget_steps({"steps": None, "epochs": 20, "batch_size": 32}, 1437) == 900
-    assert finder.budget_steps({"steps": None, "epochs": 3, "batch_size": None}, 480) == 3
+def test_the_budget_is_the_sweeps_steps_closed_form():
+    # find-lr's budget is the config's training run as a sweep counts it (Config.train_spec):
+    # steps as given; else epochs x ceil(n_train / batch). digits: 1437 training rows (80 %
+    # of 1797, stratified), 20 x ceil(1437 / 32) = 20 x 45; full batch: one step an epoch.
+    digits = [{"dataset": "digits", "model": "logreg"}]
+    cases = [({"steps": 200, "epochs": 20}, 200), ({"epochs": 20, "batch_size": 32}, 900),
+             ({"epochs": 3, "batch_size": "full"}, 3)]  # fmt: skip
+    for train, steps in cases:
+        config = validate({"name": "b", "tasks": digits, "optimizers": ["adam"], "train": train})
+        assert config.train_spec(config.tasks[0]).steps == steps
 
 
 def test_find_lr_knee_uses_the_budget_only_for_a_normalised_step():

@@ -38,7 +38,7 @@ from lrbench.config import Config
 from lrbench.core.engine import train_group
 from lrbench.core.optimizers import OPTIMIZERS
 from lrbench.core.sharing import group_key
-from lrbench.core.tasks import load_task_data, optimizer_bound, stability_bound, steps_per_epoch
+from lrbench.core.tasks import load_task_data, optimizer_bound, stability_bound
 from lrbench.finder import suggest as sg
 from lrbench.finder.divergence import Divergence, detect_divergence
 from lrbench.finder.settings import Settings
@@ -184,14 +184,6 @@ def cap_suggestion(
     )
 
 
-def budget_steps(train: dict[str, Any], n_train: int) -> int:
-    """Steps of the training run a suggestion is for (``config.train``): ``steps``, or
-    ``epochs`` x :func:`lrbench.core.tasks.steps_per_epoch` at its batch size."""
-    if train["steps"]:
-        return int(train["steps"])
-    return int(train["epochs"]) * steps_per_epoch(n_train, train["batch_size"])
-
-
 def has_momentum(optimizer: str, params: dict[str, Any]) -> bool:
     """Whether the update carries a momentum term (its loss may rise and fall while stable):
     SGD-type and RMSprop with ``momentum > 0`` (Nesterov included), the Adam family
@@ -245,7 +237,8 @@ def run(config: Config, settings: Settings) -> Outcome:
     out = []
     for j, (task, oname, oparams) in enumerate(pairs):
         n_train = len(load_task_data(task, dtype).y_train)
-        budget = budget_steps(config.train, n_train) if oname in NORMALIZED_STEP else None
+        # the steps of the sweep the suggestion is for (its budget), as the sweep counts them
+        budget = config.train_spec(task).steps if oname in NORMALIZED_STEP else None
         pair = PairResult(
             task=task,
             optimizer=oname,

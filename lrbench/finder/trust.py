@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from lrbench.finder import suggest as sg
-from lrbench.finder.run import Outcome, PairResult, budget_steps
+from lrbench.finder.run import Outcome, PairResult
 
 
 def clear_minimum(
@@ -72,7 +72,7 @@ def trust(pair: PairResult, outcome: Outcome) -> dict[str, Any]:
     )  # fmt: skip
     train = outcome.config.train
     batch = train["batch_size"]
-    steps = budget_steps(train, pair.n_train)
+    steps = outcome.config.train_spec(pair.task).steps  # the proposed sweep's steps
     test = {"batch_size": pair.batch_size or "full", "steps": st.num_iter}
     sweep = {"batch_size": batch or "full", "steps": steps, "epochs": train["epochs"]}
     if train["steps"]:
