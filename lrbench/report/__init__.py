@@ -2,5 +2,5 @@
 finder results.
 
 The sweep figures are drawn by :func:`lrbench.report.figures.sweep_plots`; importing
-:mod:`lrbench.report.figures` registers every figure maker (see there), so the tables and
-find-lr's renderers load no figure code."""
+:mod:`lrbench.report.figures` registers every figure maker (see there); the tables alone
+load no figure code."""

@@ -3,8 +3,8 @@
 :mod:`lrbench.report.generalization` and the theory figures of
 :mod:`lrbench.report.theory_plots`; :func:`sweep_plots` draws them all.
 
-The room's other modules (the tables, find-lr's renderers) do not load the figure code: a sweep
-with ``--no-plots`` or ``lrbench find-lr`` skips it (about 10 ms).
+The room's other modules do not import it: a sweep with ``--no-plots`` loads no figure code
+(about 10 ms), and ``lrbench find-lr`` none of the sweep's figure makers.
 """
 
 from __future__ import annotations
