@@ -216,6 +216,7 @@ try:
     main()
 finally:
     sys.stderr.write("checks loaded: %s\\n" % ("lrbench.sweep.checks" in sys.modules))
+    sys.stderr.write("figures loaded: %s\\n" % ("lrbench.report.plots" in sys.modules))
 """
 
 
@@ -235,7 +236,9 @@ def test_a_plain_sweep_skips_the_checks_and_a_job_summary_still_gets_them(tmp_pa
         assert done.returncode == 0, done.stderr
         return done
 
-    assert "checks loaded: False" in run().stderr
+    plain = run().stderr
+    assert "checks loaded: False" in plain
+    assert "figures loaded: False" in plain  # --no-plots: report/figures.py is not imported
     assert "checks loaded: True" in run("--format", "json").stderr
     summary = tmp_path / "summary.md"
     assert "checks loaded: True" in run(GITHUB_STEP_SUMMARY=str(summary)).stderr
