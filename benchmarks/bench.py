@@ -64,13 +64,15 @@ def against_variant(config: str, tree: Path) -> dict[str, Any]:
 
 
 AGAINST = "lrbench float64 jobs 2, reference tree"
+MATE = "lrbench float64 jobs 2"  # this tree's variant that --against's reference is timed with
 
 
 def _against_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
     """This tree against the reference tree (``--against``): ratio of the medians and the median
-    of the per-round ratios (rounds interleave the two, so drift hits both alike)."""
+    of the per-round ratios (each round runs the two back to back, :func:`round_order`, so
+    drift hits both alike)."""
     ref = next((r for r in rows if r.get("against")), None)
-    ours = next((r for r in rows if r["name"] == "lrbench float64 jobs 2"), None)
+    ours = next((r for r in rows if r["name"] == MATE), None)
     if ref is None or ours is None:
         return []
     walls: dict[str, dict[int, float]] = {ref["name"]: {}, ours["name"]: {}}
@@ -198,15 +200,32 @@ def lrbench_times(out: Path) -> dict[str, float]:
     return {"train_s": train, "sweep_s": float(manifest["wall_s"])}
 
 
+def round_order(vs: list[dict[str, Any]], rep: int) -> list[dict[str, Any]]:
+    """The variants of round ``rep``: the list rotated by ``rep``. With ``--against``, the
+    reference tree runs right next to this tree's float64 ``--jobs 2`` (:data:`MATE`), after it
+    in even rounds and before it in odd ones, so that each per-round ratio compares two
+    neighbouring runs, as alternating pairs do. (Rotating the reference with the other variants
+    put other runs between the two, and the order moved this tree's time by up to 0.6 s:
+    BENCHMARKS.md, session 8.)"""
+    ref = next((v for v in vs if v.get("against")), None)
+    mate = next((v for v in vs if v["name"] == MATE), None)
+    if ref is None or mate is None:
+        return vs[rep % len(vs) :] + vs[: rep % len(vs)]
+    rest = [v for v in vs if v is not ref]
+    order = rest[rep % len(rest) :] + rest[: rep % len(rest)]
+    i = order.index(mate)
+    return [*order[:i], *([mate, ref] if rep % 2 == 0 else [ref, mate]), *order[i + 1 :]]
+
+
 def measure(
     vs: list[dict[str, Any]], repeat: int, tmp: Path, peaks: list[dict[str, float]]
 ) -> list[dict[str, Any]]:
-    """Run every variant ``repeat`` times, round-robin, rotating the order each round; the
-    matmul peak is measured at the start of every round (appended to ``peaks``)."""
+    """Run every variant ``repeat`` times, round-robin, in :func:`round_order`; the matmul peak
+    is measured at the start of every round (appended to ``peaks``)."""
     records = []
     for rep in range(repeat):
         peaks.append(matmul_peak())
-        order = vs[rep % len(vs) :] + vs[: rep % len(vs)]
+        order = round_order(vs, rep)
         for i, v in enumerate(order):
             slot = tmp / f"v{vs.index(v)}"
             slot.mkdir(exist_ok=True)
