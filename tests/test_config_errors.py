@@ -215,3 +215,61 @@ def test_cli_set_values_use_the_same_limits():
         res = runner.invoke(app, [*command, "--set", f"milestones={laughs}"])
         assert res.exit_code == 2, res.output
         assert "its aliases expand to more than 100000 values" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["sweep", str(CI), "--jobs", "0"], "'--jobs' / '-j': 0 is not in the range x>=1."),
+        (["sweep", str(CI), "--format", "xml"], "'xml' is not one of 'table', 'json', 'markdown'"),
+        (["sweep", str(CI), "--nope"], "No such option: --nope"),
+        (["swep"], "No such command 'swep'. Did you mean 'sweep'?"),
+        (["find-lr", "--num-iter", "abc"], "'--num-iter': 'abc' is not a valid int."),
+        (["validate"], "Missing argument 'config'."),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_2(argv, says, monkeypatch, capsys):
+    """What the command-line parser refuses reads like every other bad input: one line on
+    stderr, ``error:`` first, the parser's own words (the option, the value, what is allowed)
+    and where the help is; nothing on stdout, exit 2, no traceback."""
+    from lrbench.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["lrbench", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and says in line
+    command = "" if argv[0] == "swep" else f" {argv[0]}"  # click names the program itself
+    assert line.endswith(f"{command} -h)") and "(see " in line
+
+
+def test_help_and_good_commands_keep_their_exit_codes(monkeypatch, capsys):
+    from lrbench.cli.main import main
+
+    for argv, code in ((["sweep", "-h"], 0), (["list"], 0), ([], 2)):
+        monkeypatch.setattr("sys.argv", ["lrbench", *argv])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        out, err = capsys.readouterr()
+        assert stop.value.code == code, argv
+        assert err == "" and out  # help or the registries on stdout; bare `lrbench`: the help
+    monkeypatch.setattr("sys.argv", ["lrbench", "validate", str(CI), "--set", "lr=[0]"])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith("error: lr")
+
+
+def test_the_installed_entry_point_prints_the_one_line_too():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lrbench", "sweep", str(CI), "-j", "zero"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()  # the parser's wording is typer's (it varies by version)
+    assert line.startswith("error: Invalid value for '--jobs' / '-j': 'zero' is not a valid int")
+    assert line.endswith("(see python -m lrbench sweep -h)")

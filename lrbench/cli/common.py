@@ -82,6 +82,23 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+# click's UsageError, the parser's mistakes (an unknown option or command, a value of the wrong
+# type, out of its range or not one of the choices), found through typer's public BadParameter:
+# typer 0.26 and later carry their own copy of click, earlier ones import the click package.
+USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
+def usage_line(exc: Exception) -> str:
+    """A mistake the command-line parser found, as one line: its message (which names the
+    option or command, the value and what is allowed) and where the help is."""
+    message: str = exc.format_message()  # type: ignore[attr-defined]  # click's UsageError
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see {ctx.command_path} -h)" if ctx is not None else ""
+    return one_line(" ".join(message.split())) + hint  # its lines joined
+
+
 # What the system answers when a file cannot be written: no space or quota, a file over the
 # size limit (RLIMIT_FSIZE), a read-only file system, no permission, a path through a file.
 WRITE_ERRNOS = frozenset(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from lrbench.cli.batch import (
@@ -33,6 +34,8 @@ from lrbench.cli.batch import (
     finish_checks,
 )
 from lrbench.cli.common import (
+    EXIT_BAD_INPUT,
+    USAGE_ERROR,
     Format,
     FormatOpt,
     JobsOpt,
@@ -43,6 +46,7 @@ from lrbench.cli.common import (
     SetOpt,
     stderr,
     stdout,
+    usage_line,
     user_errors,
     write_report,
 )
@@ -317,10 +321,18 @@ app.command()(compare)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A mistake the command-line parser finds (an unknown option or
+    command, a value of the wrong type, out of its range or not a choice) is one line on stderr
+    and exit 2, as every other bad input is; typer would draw it as a framed box."""
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")
-    app()
+    try:
+        code = app(standalone_mode=False)  # exit codes come back; mistakes are raised
+    except USAGE_ERROR as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # bare `lrbench`: the help is shown
+            stderr().print(f"[red]error:[/red] {escape(usage_line(exc))}", soft_wrap=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
