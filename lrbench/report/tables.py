@@ -298,14 +298,18 @@ def status_line(outcome: SweepOutcome) -> str:
     )
 
 
+def _after_best(outcome: SweepOutcome) -> list[TableModel | str]:
+    """The parts that follow the best configurations: the performance profile across tasks
+    (when there is one), then the theory tables and lines."""
+    profile = profile_model(outcome)
+    return ([profile] if profile is not None else []) + theory_models(outcome)
+
+
 def tables(outcome: SweepOutcome) -> list[RenderableType]:
     """Everything ``lrbench sweep`` shows on a terminal."""
     out: list[RenderableType] = [heatmap(outcome, t) for t in outcome.analysis.tasks]
     out.append(best_table(outcome))
-    profile = profile_model(outcome)
-    if profile is not None:
-        out.append(to_rich(profile))
-    out += [Text(p) if isinstance(p, str) else to_rich(p) for p in theory_models(outcome)]
+    out += [Text(p) if isinstance(p, str) else to_rich(p) for p in _after_best(outcome)]
     out.append(Text(status_line(outcome)))
     return out
 
@@ -321,10 +325,7 @@ def markdown(outcome: SweepOutcome) -> str:
         if bound is not None:
             lines += [f"Gradient-descent stability bound 2/L = {fmt(bound, 3)}.", ""]
         lines += [*to_markdown(model), ""]
-    profile = profile_model(outcome)
-    if profile is not None:
-        lines += [f"## {profile.title}", "", *to_markdown(profile), "", *profile.notes, ""]
-    for part in theory_models(outcome):  # stability bounds, descent, batch size, conditioning
+    for part in _after_best(outcome):  # the profile, stability bounds, descent, batch, ...
         lines += [part, ""] if isinstance(part, str) else [f"## {part.title}", "",
                                                           *to_markdown(part), "", *part.notes, ""]  # fmt: skip
     lines += [LEGEND, ""]
