@@ -23,15 +23,19 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # read the process umask (there is no call that only reads it)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8) via a temporary file in the same folder and a rename,
-    so a reader sees the old file or the whole new one, never a part."""
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` (UTF-8; bytes as they are) via a temporary file in the same
+    folder and a rename, so a reader sees the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
         os.replace(tmp, path)
     except BaseException as exc:
         if os.path.exists(tmp):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from lrbench.files import atomic_write
 
 CACHE_FORMAT = 1
 
@@ -82,19 +84,10 @@ def put(key: tuple, arrays) -> None:
     if path is None:
         return
     X_tr, X_va, y_tr, y_va, n_classes, names = arrays
+    buf = io.BytesIO()
+    np.savez(buf, X_tr=X_tr, X_va=X_va, y_tr=y_tr, y_va=y_va, n_classes=n_classes,
+             names=np.array(names, dtype=str))  # fmt: skip
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                X_tr=X_tr,
-                X_va=X_va,
-                y_tr=y_tr,
-                y_va=y_va,
-                n_classes=n_classes,
-                names=np.array(names, dtype=str),
-            )
-        os.replace(tmp, path)
-    except OSError:  # a read-only home: work without the cache
+        atomic_write(path, buf.getvalue())
+    except OSError:  # a read-only home or a full disk: work without the cache
         return
