@@ -293,3 +293,40 @@ def _by_group_key(specs):
     for s in specs:
         groups.setdefault(group_key(s), []).append(s)
     return list(groups.values())
+
+
+def test_forked_workers_find_numpy_ma_loaded():
+    """``np.union1d`` (every worker's curve lines) loads ``numpy.ma`` on first use; the local
+    executor imports it before it forks, so no worker imports its own copy (a meta-path hook in
+    a fresh interpreter records every process that imports it)."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "numpy.ma":
+                    print(f"numpy.ma imported by {os.getpid()}", file=sys.stderr, flush=True)
+                return None
+
+        sys.meta_path.insert(0, Watch())
+        from lrbench.config import load_config
+        from lrbench.sweep.executor import LocalExecutor, make_groups
+
+        cfg = load_config([sys.argv[1]], ["train.epochs=1", "lr=[0.01, 0.1]", "seeds=[0, 1]"])
+        chunks = make_groups(cfg.specs(), jobs=2)
+        assert "numpy.ma" not in sys.modules and len(chunks) >= 2
+        done = []
+        LocalExecutor(2).run(chunks, None, done.extend, lambda kind, payload: None)
+        print(f"parent {os.getpid()} trained {len(done)}", file=sys.stderr)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "configs" / "w1.yaml")],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    parent = lines[-1].split()[1]
+    # W1: 2 tasks x 3 optimizers x 3 schedules, here with 2 lrs and 2 seeds: 72 runs, all trained
+    assert lines[-1] == f"parent {parent} trained 72"
+    assert [ln for ln in lines if "numpy.ma" in ln] == [f"numpy.ma imported by {parent}"]

@@ -350,6 +350,11 @@ class LocalExecutor(Executor):
                 on_result(train_chunk(c, lambda n: on_event("steps", n), store))
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        # numpy.ma is loaded on first use by np.union1d (every worker's curves) and np.median
+        # (this process's analysis), about 10 ms each time: imported once before the fork, the
+        # workers share it (BENCHMARKS.md, session 9)
+        import numpy.ma  # noqa: F401
+
         q = ctx.Queue()
         pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(q,))
         futures: set[Future] = set()
