@@ -53,18 +53,38 @@ DTYPES = ("float64", "float32")
 # ---------------------------------------------------------------- variants and measurement
 
 
-def against_variant(config: str, tree: Path) -> dict[str, Any]:
+def against_variant(config: str, tree: Path, extra: list[str] | None = None) -> dict[str, Any]:
     """W1's default command (float64, --jobs 2) run by another checkout of lrbench (``tree``,
     with its own ``.venv``), from that checkout's folder, on this tree's config: an A/B of two
-    versions in the same rounds (``--against``)."""
+    versions in the same rounds (``--against``); ``extra``: sweep arguments added on both sides
+    (``--against-args``)."""
+    extra = extra or []
     argv = [str(tree / ".venv" / "bin" / "python"), "-m", "lrbench", "sweep"]
     argv += [str((ROOT / config).resolve()), "--out", "{out}", "--no-resume", "--quiet"]
-    return dict(name=f"{AGAINST} ({tree.name})", kind="lrbench", dtype="float64", jobs=2,
-                argv=[*argv, "--jobs", "2"], cwd=str(tree), against=True)  # fmt: skip
+    return dict(name=f"{AGAINST}{_suffix(extra)} ({tree.name})", kind="lrbench", dtype="float64",
+                jobs=2, argv=[*argv, "--jobs", "2", *extra], cwd=str(tree), against=True)  # fmt: skip
+
+
+def mate_variant(config: str, extra: list[str]) -> dict[str, Any]:
+    """This tree's side of an ``--against`` A/B run with ``extra`` sweep arguments (W1 float64
+    ``--jobs 2``; without ``extra`` the table's own :data:`MATE` row is that side)."""
+    argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
+    return dict(name=f"{MATE}{_suffix(extra)}", kind="lrbench", dtype="float64", jobs=2,
+                argv=[*argv, "--jobs", "2", *extra], mate=True)  # fmt: skip
+
+
+def _suffix(extra: list[str]) -> str:
+    return f" {shlex.join(extra)}" if extra else ""
 
 
 AGAINST = "lrbench float64 jobs 2, reference tree"
 MATE = "lrbench float64 jobs 2"  # this tree's variant that --against's reference is timed with
+
+
+def _is_mate(v: dict[str, Any], vs: list[dict[str, Any]]) -> bool:
+    """Whether ``v`` is this tree's side of the ``--against`` A/B: the variant marked ``mate``
+    (``--against-args``), else :data:`MATE`."""
+    return bool(v.get("mate")) or (v["name"] == MATE and not any(w.get("mate") for w in vs))
 
 
 def _against_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -72,7 +92,7 @@ def _against_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str
     of the per-round ratios (each round runs the two back to back, :func:`round_order`, so
     drift hits both alike)."""
     ref = next((r for r in rows if r.get("against")), None)
-    ours = next((r for r in rows if r["name"] == MATE), None)
+    ours = next((r for r in rows if _is_mate(r, rows)), None)
     if ref is None or ours is None:
         return []
     walls: dict[str, dict[int, float]] = {ref["name"]: {}, ours["name"]: {}}
@@ -81,7 +101,7 @@ def _against_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str
             walls[rec["variant"]][rec["rep"]] = rec["wall_s"]
     pairs = [walls[ours["name"]][k] / walls[ref["name"]][k] for k in walls[ref["name"]]]
     return [
-        f"this tree / reference tree ({ref['name']}), W1 float64 --jobs 2, process to process: "
+        f"this tree / reference tree ({ours['name']} / {ref['name']}), process to process: "
         f"{ours['wall'] / ref['wall']:.3f} (medians), {statistics.median(pairs):.3f} (median of "
         f"{len(pairs)} per-round ratios, {min(pairs):.3f}–{max(pairs):.3f})"
     ]
@@ -208,7 +228,7 @@ def round_order(vs: list[dict[str, Any]], rep: int) -> list[dict[str, Any]]:
     put other runs between the two, and the order moved this tree's time by up to 0.6 s:
     BENCHMARKS.md, session 8.)"""
     ref = next((v for v in vs if v.get("against")), None)
-    mate = next((v for v in vs if v["name"] == MATE), None)
+    mate = next((v for v in vs if _is_mate(v, vs)), None)
     if ref is None or mate is None:
         return vs[rep % len(vs) :] + vs[: rep % len(vs)]
     rest = [v for v in vs if v is not ref]
@@ -620,6 +640,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also time W1 (float64, --jobs 2) with another lrbench checkout DIR (its own .venv), "
         "e.g. git worktree add /tmp/ref REF && make -C /tmp/ref install",
     )
+    ap.add_argument(
+        "--against-args",
+        metavar="ARGS",
+        help="sweep arguments for both sides of the --against A/B (this tree then runs it as a "
+        "variant of its own), e.g. --against-args=--no-plots to compare the same work",
+    )
     args = ap.parse_args(argv)
     os.chdir(ROOT)
 
@@ -631,7 +657,10 @@ def main(argv: list[str] | None = None) -> int:
         with_dask = dask_available()
         vs = variants(args.config, tv is not None and not args.quick, args.scaling, with_dask)
         if args.against:
-            vs.append(against_variant(args.config, Path(args.against).resolve()))
+            extra = shlex.split(args.against_args or "")
+            if extra:
+                vs.append(mate_variant(args.config, extra))
+            vs.append(against_variant(args.config, Path(args.against).resolve(), extra))
         if args.only:
             wanted = [w.strip() for w in args.only.split(",") if w.strip()]
             vs = [v for v in vs if any(w in v["name"] for w in wanted)]

@@ -40,3 +40,37 @@ def test_the_reference_runs_next_to_its_mate_in_alternating_order():
     assert seen_first == {bench.MATE, ref["name"]}
     # the other variants still rotate: each opens a round
     assert {_names(bench.round_order(vs, r))[0] for r in range(4)} >= {"float32", "dask"}
+
+
+def test_against_args_add_a_mate_of_their_own_and_reach_both_sides(tmp_path):
+    extra = ["--no-plots"]
+    mate = bench.mate_variant("configs/w1.yaml", extra)
+    ref = bench.against_variant("configs/w1.yaml", tmp_path, extra)
+    assert mate["argv"][-1] == "--no-plots" and ref["argv"][-1] == "--no-plots"
+    assert mate["argv"][-3:-1] == ["--jobs", "2"] and ref["argv"][-3:-1] == ["--jobs", "2"]
+    assert mate["name"] == bench.MATE + " --no-plots"
+    plain = {"name": bench.MATE}
+    vs = [plain, {"name": "float32"}, mate, ref]
+    assert bench._is_mate(mate, vs) and not bench._is_mate(plain, vs)
+    for r in range(4):  # the reference pairs with the marked mate, not with the plain row
+        order = _names(bench.round_order(vs, r))
+        assert abs(order.index(mate["name"]) - order.index(ref["name"])) == 1
+    # without --against-args the plain row is the mate, as before
+    assert bench._is_mate(plain, [plain, bench.against_variant("configs/w1.yaml", tmp_path)])
+
+
+def test_the_against_note_names_both_sides_and_pairs_rounds():
+    rows = [
+        {"name": bench.MATE + " --no-plots", "mate": True, "wall": 2.2},
+        {"name": bench.AGAINST + " --no-plots (base)", "against": True, "wall": 2.0},
+    ]
+    records = [
+        {"variant": rows[0]["name"], "rep": 0, "wall_s": 2.2},
+        {"variant": rows[1]["name"], "rep": 0, "wall_s": 2.0},
+        {"variant": rows[0]["name"], "rep": 1, "wall_s": 3.0},
+        {"variant": rows[1]["name"], "rep": 1, "wall_s": 2.0},
+    ]
+    (note,) = bench._against_notes({"records": records}, rows)
+    # medians 2.2/2.0 = 1.100; per-round ratios 1.1 and 1.5, median 1.3 (hand computation)
+    assert "1.100 (medians)" in note and "1.300 (median of 2 per-round ratios, 1.100–1.500)" in note
+    assert rows[0]["name"] in note and rows[1]["name"] in note
