@@ -59,7 +59,7 @@ def against_variant(config: str, tree: Path, extra: list[str] | None = None) -> 
     versions in the same rounds (``--against``); ``extra``: sweep arguments added on both sides
     (``--against-args``)."""
     extra = extra or []
-    argv = [str(tree / ".venv" / "bin" / "python"), "-m", "lrbench", "sweep"]
+    argv = [str(tree / ".venv" / "bin" / "python"), str(PHASES), "{marks}", "sweep"]
     argv += [str((ROOT / config).resolve()), "--out", "{out}", "--no-resume", "--quiet"]
     return dict(name=f"{AGAINST}{_suffix(extra)} ({tree.name})", kind="lrbench", dtype="float64",
                 jobs=2, argv=[*argv, "--jobs", "2", *extra], cwd=str(tree), against=True)  # fmt: skip
@@ -67,10 +67,23 @@ def against_variant(config: str, tree: Path, extra: list[str] | None = None) -> 
 
 def mate_variant(config: str, extra: list[str]) -> dict[str, Any]:
     """This tree's side of an ``--against`` A/B run with ``extra`` sweep arguments (W1 float64
-    ``--jobs 2``; without ``extra`` the table's own :data:`MATE` row is that side)."""
-    argv = [PY, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
+    ``--jobs 2``; without ``extra`` the table's own :data:`MATE` row is that side, run through
+    :func:`with_phases`)."""
+    argv = [PY, str(PHASES), "{marks}", "sweep", config, "--out", "{out}", "--no-resume"]
+    argv += ["--quiet"]
     return dict(name=f"{MATE}{_suffix(extra)}", kind="lrbench", dtype="float64", jobs=2,
                 argv=[*argv, "--jobs", "2", *extra], mate=True)  # fmt: skip
+
+
+def with_phases(v: dict[str, Any]) -> dict[str, Any]:
+    """``v`` run through ``benchmarks/phases.py`` (``python -m lrbench`` replaced), so that each
+    run also records when its phases ended (:func:`_phase_notes`)."""
+    argv = list(v["argv"])
+    i = argv.index("-m")
+    return {**v, "argv": [*argv[:i], str(PHASES), "{marks}", *argv[i + 2 :]]}
+
+
+PHASES = ROOT / "benchmarks" / "phases.py"
 
 
 def _suffix(extra: list[str]) -> str:
@@ -104,6 +117,45 @@ def _against_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str
         f"this tree / reference tree ({ours['name']} / {ref['name']}), process to process: "
         f"{ours['wall'] / ref['wall']:.3f} (medians), {statistics.median(pairs):.3f} (median of "
         f"{len(pairs)} per-round ratios, {min(pairs):.3f}–{max(pairs):.3f})"
+    ]
+
+
+PHASE_NAMES = ("before the workers", "training", "after", "rest")
+
+
+def phase_times(rec: dict[str, Any]) -> list[float] | None:
+    """One run's wall time in :data:`PHASE_NAMES`' parts, in seconds: until the worker pool is
+    created, until it is shut down, until the command is done, and the rest of the process
+    (interpreter start and teardown); None without marks (or without a worker pool)."""
+    p = rec.get("phases") or {}
+    if not {"workers", "trained", "end"} <= p.keys():
+        return None
+    return [p["workers"], p["trained"] - p["workers"], p["end"] - p["trained"],
+            rec["wall_s"] - p["end"]]  # fmt: skip
+
+
+def _phase_notes(dump: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Where the ``--against`` A/B's difference is: the median of each phase
+    (:func:`phase_times`) on both sides, and the difference of the parent's own work (every
+    phase but training) as a share of the reference's median process time."""
+    ref = next((r for r in rows if r.get("against")), None)
+    ours = next((r for r in rows if _is_mate(r, rows)), None)
+    if ref is None or ours is None:
+        return []
+    med = {}
+    for r in (ours, ref):
+        parts = [t for rec in dump["records"] if rec["variant"] == r["name"]
+                 if (t := phase_times(rec)) is not None]  # fmt: skip
+        if not parts:
+            return []
+        med[r["name"]] = [statistics.median(col) for col in zip(*parts)]
+    a, b = med[ours["name"]], med[ref["name"]]
+    cells = ", ".join(f"{n} {x * 1e3:.0f} / {y * 1e3:.0f}" for n, x, y in zip(PHASE_NAMES, a, b))
+    fixed = (sum(a) - a[1]) - (sum(b) - b[1])
+    return [
+        f"phases of that A/B, this tree / reference tree, medians in ms: {cells}; the parent's "
+        f"own work (all but training) {fixed * 1e3:+.0f} ms, {fixed / ref['wall']:+.1%} of the "
+        "reference's process time"
     ]
 
 
@@ -249,7 +301,10 @@ def measure(
         for i, v in enumerate(order):
             slot = tmp / f"v{vs.index(v)}"
             slot.mkdir(exist_ok=True)
+            marks = slot / "marks.json"
+            marks.unlink(missing_ok=True)
             argv = [a.replace("{out}", str(slot / "out")) for a in v["argv"]]
+            argv = [a.replace("{marks}", str(marks)) for a in argv]
             wall, rss, rc = run_process(argv, slot / "log.txt", v.get("env"), v.get("cwd"))
             rec = {"variant": v["name"], "rep": rep, "wall_s": wall, "peak_mb": rss, "rc": rc}
             text = (slot / "log.txt").read_text()
@@ -260,6 +315,8 @@ def measure(
                 rec.update(lrbench_times(slot / "out"))
             else:
                 rec["train_s"] = float(json.loads(text.strip().splitlines()[-1])["train_s"])
+            if marks.is_file():
+                rec["phases"] = json.loads(marks.read_text())
             records.append(rec)
             print(
                 f"[round {rep + 1}/{repeat}, {i + 1}/{len(vs)}] {v['name']}: {wall:.2f} s, "
@@ -515,7 +572,7 @@ def render(dump: dict[str, Any], markdown: bool) -> str:
     elif not any(r["kind"] == "torch" for r in rows):
         notes.append("PyTorch loop not timed (--quick, or left out by --only).")
     notes += _flops_notes(dump, rows) + _scaling_notes(rows) + _dask_notes(dump, rows)
-    notes += _against_notes(dump, rows)
+    notes += _against_notes(dump, rows) + _phase_notes(dump, rows)
     notes += [
         f"machine: {m['cpu']} ({m['simd']}), {m['cores']} cores ({m['usable_cores']} usable); "
         f"{m['platform']}",
@@ -660,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
             extra = shlex.split(args.against_args or "")
             if extra:
                 vs.append(mate_variant(args.config, extra))
+            else:  # the table's own row is the A/B's side: its phases are recorded too
+                vs = [with_phases(v) if v["name"] == MATE else v for v in vs]
             vs.append(against_variant(args.config, Path(args.against).resolve(), extra))
         if args.only:
             wanted = [w.strip() for w in args.only.split(",") if w.strip()]

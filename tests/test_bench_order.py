@@ -74,3 +74,39 @@ def test_the_against_note_names_both_sides_and_pairs_rounds():
     # medians 2.2/2.0 = 1.100; per-round ratios 1.1 and 1.5, median 1.3 (hand computation)
     assert "1.100 (medians)" in note and "1.300 (median of 2 per-round ratios, 1.100–1.500)" in note
     assert rows[0]["name"] in note and rows[1]["name"] in note
+
+
+def test_phase_times_split_a_run_and_the_note_compares_the_parents_work():
+    def rec(variant, wall, workers, trained, end):
+        marks = {"workers": workers, "trained": trained, "end": end}
+        return {"variant": variant, "wall_s": wall, "phases": marks}
+
+    ours, ref = bench.MATE, bench.AGAINST + " (base)"
+    parts = bench.phase_times(rec(ours, 3.0, 0.4, 2.6, 2.9))
+    assert [round(x, 9) for x in parts] == [0.4, 2.2, 0.3, 0.1]  # sums to the wall time
+    assert bench.phase_times({"wall_s": 1.0, "phases": {"end": 0.9}}) is None  # no pool
+    rows = [{"name": ours, "wall": 3.0}, {"name": ref, "against": True, "wall": 2.5}]
+    records = [rec(ours, 3.0, 0.4, 2.6, 2.9), rec(ref, 2.5, 0.3, 2.2, 2.45)]
+    (note,) = bench._phase_notes({"records": records}, rows)
+    # hand computation: ours 400 / 2200 / 300 / 100 ms, the reference 300 / 1900 / 250 / 50;
+    # all but training 800 against 600 ms: +200 ms, +8.0 % of 2.5 s
+    assert (
+        "before the workers 400 / 300, training 2200 / 1900, after 300 / 250, rest 100 / 50" in note
+    )
+    assert "+200 ms, +8.0% of" in note
+
+
+def test_phases_script_marks_a_real_sweep_in_order(tmp_path):
+    """benchmarks/phases.py around a two-worker sweep: the pool is created, shut down, then the
+    command ends, each mark after the one before; the sweep's output is the command's own."""
+    import json
+    import subprocess
+    import sys
+
+    marks = tmp_path / "marks.json"
+    argv = [sys.executable, str(bench.PHASES), str(marks), "sweep", "configs/quickstart.yaml"]
+    argv += ["--jobs", "2", "--quiet", "--no-plots", "--out", str(tmp_path / "out")]
+    subprocess.run(argv, cwd=bench.ROOT, check=True, capture_output=True, timeout=120)
+    m = json.loads(marks.read_text())
+    assert 0 < m["workers"] < m["trained"] < m["end"]
+    assert (tmp_path / "out" / "runs.csv").is_file()
