@@ -24,8 +24,15 @@ Ratios are baseline median / variant median, against the baseline of the same dt
 machine's one-thread matmul peak (numpy, 1024^3) and the GFLOP/s lrbench achieves on W1's
 matrix products with ``--jobs 1``.
 
+With ``--against DIR``, W1 (float64, ``--jobs 2``) is also run by another checkout with its own
+``.venv``, right next to this tree's run in every round; both sides run through
+``benchmarks/phases.py``, and a note gives the median of each phase (before the workers,
+training, after, the rest) on both sides. ``--against-args ARGS`` gives both sides the same
+extra sweep arguments (``--against-args=--no-plots``: the same work).
+
     .venv/bin/python benchmarks/bench.py [--repeat 3] [--quick] [--scaling] [--markdown]
-                                         [--json PATH] [--load PATH]
+                                         [--json PATH] [--load PATH] [--only TEXT[,TEXT]]
+                                         [--against DIR [--against-args ARGS]]
 """
 
 from __future__ import annotations
@@ -69,8 +76,7 @@ def mate_variant(config: str, extra: list[str]) -> dict[str, Any]:
     """This tree's side of an ``--against`` A/B run with ``extra`` sweep arguments (W1 float64
     ``--jobs 2``; without ``extra`` the table's own :data:`MATE` row is that side, run through
     :func:`with_phases`)."""
-    argv = [PY, str(PHASES), "{marks}", "sweep", config, "--out", "{out}", "--no-resume"]
-    argv += ["--quiet"]
+    argv = [PY, str(PHASES), "{marks}", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
     return dict(name=f"{MATE}{_suffix(extra)}", kind="lrbench", dtype="float64", jobs=2,
                 argv=[*argv, "--jobs", "2", *extra], mate=True)  # fmt: skip
 
