@@ -64,21 +64,25 @@ def against_variant(config: str, tree: Path, extra: list[str] | None = None) -> 
     """W1's default command (float64, --jobs 2) run by another checkout of lrbench (``tree``,
     with its own ``.venv``), from that checkout's folder, on this tree's config: an A/B of two
     versions in the same rounds (``--against``); ``extra``: sweep arguments added on both sides
-    (``--against-args``)."""
+    (``--against-args``). Run through :func:`with_phases`."""
     extra = extra or []
-    argv = [str(tree / ".venv" / "bin" / "python"), str(PHASES), "{marks}", "sweep"]
-    argv += [str((ROOT / config).resolve()), "--out", "{out}", "--no-resume", "--quiet"]
-    return dict(name=f"{AGAINST}{_suffix(extra)} ({tree.name})", kind="lrbench", dtype="float64",
-                jobs=2, argv=[*argv, "--jobs", "2", *extra], cwd=str(tree), against=True)  # fmt: skip
+    argv = _w1_jobs2(str(tree / ".venv" / "bin" / "python"), str((ROOT / config).resolve()))
+    return with_phases(dict(name=f"{AGAINST}{_suffix(extra)} ({tree.name})", kind="lrbench",
+                            dtype="float64", jobs=2, argv=[*argv, *extra], cwd=str(tree),
+                            against=True))  # fmt: skip
 
 
 def mate_variant(config: str, extra: list[str]) -> dict[str, Any]:
     """This tree's side of an ``--against`` A/B run with ``extra`` sweep arguments (W1 float64
-    ``--jobs 2``; without ``extra`` the table's own :data:`MATE` row is that side, run through
-    :func:`with_phases`)."""
-    argv = [PY, str(PHASES), "{marks}", "sweep", config, "--out", "{out}", "--no-resume", "--quiet"]
-    return dict(name=f"{MATE}{_suffix(extra)}", kind="lrbench", dtype="float64", jobs=2,
-                argv=[*argv, "--jobs", "2", *extra], mate=True)  # fmt: skip
+    ``--jobs 2``; without ``extra`` the table's own :data:`MATE` row is that side), run through
+    :func:`with_phases`."""
+    return with_phases(dict(name=f"{MATE}{_suffix(extra)}", kind="lrbench", dtype="float64",
+                            jobs=2, argv=[*_w1_jobs2(PY, config), *extra], mate=True))  # fmt: skip
+
+
+def _w1_jobs2(python: str, config: str) -> list[str]:
+    return [python, "-m", "lrbench", "sweep", config, "--out", "{out}", "--no-resume", "--quiet",
+            "--jobs", "2"]  # fmt: skip
 
 
 def with_phases(v: dict[str, Any]) -> dict[str, Any]:
